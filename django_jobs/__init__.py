@@ -1,0 +1,60 @@
+"""django-jobs: background jobs and schedules for Django.
+
+Importing this package does not import models, so ``@handler`` can be used
+at module import time anywhere.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .registry import JobHandler, create_job_handler, handler
+
+if TYPE_CHECKING:
+    from .models import Job
+
+__all__ = [
+    "JobHandler",
+    "cancel",
+    "create_job_handler",
+    "enqueue",
+    "enqueue_many",
+    "handler",
+    "schedule",
+    "trigger",
+]
+
+
+def enqueue(handler_name: str, data: Any = None, **kwargs: Any) -> Job:
+    """Create a one-time job; see ``django_jobs.actions.enqueue``."""
+    from .actions import enqueue as _enqueue
+
+    return _enqueue(handler_name, data, **kwargs)
+
+
+def enqueue_many(jobs: Any, **defaults: Any) -> list[Job]:
+    """Create many one-time jobs in a few statements; see ``django_jobs.actions.enqueue_many``."""
+    from .actions import enqueue_many as _enqueue_many
+
+    return _enqueue_many(jobs, **defaults)
+
+
+def schedule(name: str, handler_name: str, expression: str, data: Any = None, **kwargs: Any) -> Job:
+    """Create or update, by name, a recurring job; see ``django_jobs.actions.schedule``."""
+    from .actions import schedule as _schedule
+
+    return _schedule(name, handler_name, expression, data, **kwargs)
+
+
+def trigger(job: Any) -> Job:
+    """Run a job as soon as a worker is free; see ``django_jobs.actions.trigger``."""
+    from .actions import trigger as _trigger
+
+    return _trigger(job)
+
+
+def cancel(job: Any) -> Job:
+    """Cancel a job; see ``django_jobs.actions.cancel``."""
+    from .actions import cancel as _cancel
+
+    return _cancel(job)

@@ -1,0 +1,409 @@
+"""The operations on jobs that every entry point shares.
+
+The Python API, the REST API, the admin and the worker all change jobs
+through these functions, so a rule lives in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, router, transaction
+from django.utils import timezone
+
+from . import notify, signals
+from .conf import jobs_settings
+from .exceptions import InvalidJob, JobStateError
+from .models import Job, JobStatus, Runner
+from .validation import (
+    clean_data,
+    clean_handler,
+    clean_max_attempts,
+    clean_name,
+    clean_priority,
+    clean_queue,
+    clean_run_at,
+    clean_schedule,
+    clean_seconds,
+    clean_timezone,
+)
+
+JOB_OPTIONS = ("queue", "priority", "timeout", "misfire_grace", "allow_overlap")
+
+
+def build_job(
+    handler_name: str,
+    data: Any = None,
+    *,
+    name: str | None = None,
+    run_at: datetime | None = None,
+    max_attempts: int | None = None,
+    schedule: str = "",
+    timezone_name: str = "",
+    queue: str | None = None,
+    priority: int | None = None,
+    timeout: float | None = None,
+    misfire_grace: float | None = None,
+    allow_overlap: bool = False,
+    now: datetime | None = None,
+) -> Job:
+    """Validate everything and return an unsaved job; nothing is written."""
+    now = now or timezone.now()
+    handler_name = clean_handler(handler_name)
+    tz = clean_timezone(timezone_name)
+    expression = clean_schedule(schedule, tz)
+    if expression and run_at is not None:
+        raise InvalidJob(
+            "run_at", "run_at is for one-time jobs; a recurring job follows its schedule"
+        )
+    job = Job(
+        name=clean_name(name if name is not None else handler_name),
+        handler=handler_name,
+        data=clean_data(data),
+        schedule=expression,
+        timezone=tz,
+        max_attempts=clean_max_attempts(max_attempts),
+        queue=clean_queue(queue),
+        priority=clean_priority(priority),
+        timeout=clean_seconds("timeout", timeout),
+        misfire_grace=clean_seconds("misfire_grace", misfire_grace),
+        allow_overlap=bool(allow_overlap),
+        status=JobStatus.PENDING,
+        created_at=now,
+    )
+    first = job.next_slot(now) if expression else (clean_run_at(run_at) or now)
+    job.next_run_at = job.scheduled_for = first
+    return job
+
+
+def enqueue(
+    handler_name: str,
+    data: Any = None,
+    *,
+    name: str | None = None,
+    run_at: datetime | None = None,
+    max_attempts: int | None = None,
+    **options: Any,
+) -> Job:
+    """Create a one-time job; inside ``atomic()`` it exists once the transaction commits."""
+    _check_options(options)
+    job = build_job(
+        handler_name, data, name=name, run_at=run_at, max_attempts=max_attempts, **options
+    )
+    job.save(force_insert=True)
+    _announce([job])
+    return job
+
+
+def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job]:
+    """Create many one-time jobs in a few statements: all of them, or none.
+
+    Each mapping holds ``enqueue`` arguments (``handler``, ``data``, ``name``,
+    ``run_at``, ...); ``defaults`` fill in what a mapping leaves out.
+    """
+    now = timezone.now()
+    built = []
+    for index, spec in enumerate(jobs):
+        merged = {**defaults, **spec}
+        handler_name = merged.pop("handler", None)
+        if "schedule" in merged:
+            raise InvalidJob("schedule", "enqueue_many creates one-time jobs; use schedule()")
+        _check_options(merged, allowed=("data", "name", "run_at", "max_attempts"))
+        try:
+            built.append(build_job(handler_name, now=now, **merged))
+        except InvalidJob as exc:
+            raise InvalidJob(exc.field, f"job {index}: {exc.message}") from None
+    if not built:
+        return []
+    using = router.db_for_write(Job)
+    with transaction.atomic(using=using):
+        created = Job.objects.using(using).bulk_create(built, batch_size=1000)
+        _announce(created)
+    return created
+
+
+def schedule(
+    name: str,
+    handler_name: str,
+    expression: str,
+    data: Any = None,
+    *,
+    max_attempts: int | None = None,
+    timezone: str = "",
+    **options: Any,
+) -> Job:
+    """Create or update, by ``name``, a recurring job.
+
+    Changing the expression or the time zone moves ``next_run_at`` to the new
+    schedule's next slot; other changes leave the coming slot where it is.
+    """
+    _check_options(options)
+    fresh = build_job(
+        handler_name,
+        data,
+        name=name,
+        schedule=expression,
+        timezone_name=timezone,
+        max_attempts=max_attempts,
+        **options,
+    )
+    if not fresh.schedule:
+        raise InvalidJob("schedule", "a recurring job needs a schedule expression")
+    fresh.key = fresh.name
+    using = router.db_for_write(Job)
+    with transaction.atomic(using=using):
+        job = _lock_by_key(fresh.key, using)
+        if job is None:
+            try:
+                with transaction.atomic(using=using):
+                    fresh.save(force_insert=True, using=using)
+                _announce([fresh])
+                return fresh
+            except IntegrityError:
+                job = _lock_by_key(fresh.key, using)
+                if job is None:
+                    raise
+        return _update_declared(job, fresh)
+
+
+def declared_schedules(*, validate: bool = False) -> dict[str, dict[str, Any]]:
+    """The ``SCHEDULES`` setting; with ``validate`` each entry is checked like schedule()."""
+    declared = jobs_settings.SCHEDULES
+    if not isinstance(declared, dict):
+        raise TypeError("SCHEDULES must map job names to dicts")
+    for name, spec in declared.items():
+        if not isinstance(spec, dict) or "handler" not in spec or "schedule" not in spec:
+            raise TypeError(f"{name!r} must be a dict with 'handler' and 'schedule'")
+        if validate:
+            options = {k: v for k, v in spec.items() if k not in ("handler", "schedule")}
+            tz = options.pop("timezone", "")
+            try:
+                build_job(
+                    spec["handler"],
+                    name=name,
+                    schedule=spec["schedule"],
+                    timezone_name=tz,
+                    **options,
+                )
+            except InvalidJob as exc:
+                raise InvalidJob(exc.field, f"{name!r}: {exc.message}") from None
+            except ValueError as exc:
+                raise ValueError(f"{name!r}: {exc}") from None
+    return declared
+
+
+def sync_declared() -> list[Job]:
+    """Create or update every job of the ``SCHEDULES`` setting."""
+    jobs = []
+    for name, spec in declared_schedules().items():
+        options = dict(spec)
+        jobs.append(schedule(name, options.pop("handler"), options.pop("schedule"), **options))
+    return jobs
+
+
+def _lock_by_key(key: str, using: str) -> Job | None:
+    return Job.objects.using(using).select_for_update().filter(key=key).first()
+
+
+def _update_declared(job: Job, fresh: Job) -> Job:
+    moved = (job.schedule, job.timezone) != (fresh.schedule, fresh.timezone)
+    for field in ("handler", "data", "schedule", "timezone", "max_attempts", *JOB_OPTIONS):
+        setattr(job, field, getattr(fresh, field))
+    if moved and job.status == JobStatus.PENDING:
+        job.next_run_at = job.scheduled_for = job.next_slot(timezone.now())
+    job.save()
+    return job
+
+
+def _check_options(options: Mapping[str, Any], allowed: Iterable[str] = ()) -> None:
+    unknown = set(options) - set(JOB_OPTIONS) - set(allowed)
+    if unknown:
+        raise TypeError(f"unexpected job option(s): {', '.join(sorted(unknown))}")
+
+
+def _announce(jobs: list[Job]) -> None:
+    now = timezone.now()
+    due_queues = {job.queue for job in jobs if job.next_run_at and job.next_run_at <= now}
+    if due_queues:
+        notify.job_available(due_queues)
+    for job in jobs:
+        signals.job_enqueued.send(sender=Job, job=job)
+
+
+# Steering a job --------------------------------------------------------------
+
+
+def trigger(job: Job | int, *, now: datetime | None = None) -> Job:
+    """Run a job as soon as a worker is free, bypassing its schedule.
+
+    A recurring job keeps its schedule: its next slot afterwards is the one it
+    had. A failed, completed or cancelled job runs again with fresh attempts.
+    """
+    now = now or timezone.now()
+    pk = _pk(job)
+    updated = (
+        Job.objects.filter(pk=pk)
+        .exclude(status=JobStatus.RUNNING)
+        .update(
+            status=JobStatus.PENDING,
+            next_run_at=now,
+            scheduled_for=now,
+            attempts=0,
+            cancel_requested=False,
+            updated_at=now,
+        )
+    )
+    if not updated:
+        _raise_state(pk, "trigger", "it is running")
+    fresh = Job.objects.get(pk=pk)
+    notify.job_available({fresh.queue})
+    return fresh
+
+
+def cancel(job: Job | int, *, now: datetime | None = None) -> Job:
+    """Cancel a pending job, or ask a running one to stop (its ``ctx`` sees it).
+
+    A cancelled job is neither retried nor rescheduled.
+    """
+    now = now or timezone.now()
+    pk = _pk(job)
+    for _ in range(3):  # the job may be claimed between the two updates
+        if Job.objects.filter(pk=pk, status=JobStatus.PENDING).update(
+            status=JobStatus.CANCELLED, next_run_at=None, updated_at=now
+        ):
+            break
+        if Job.objects.filter(pk=pk, status=JobStatus.RUNNING).update(
+            cancel_requested=True, updated_at=now
+        ):
+            break
+        current = Job.objects.filter(pk=pk).values_list("status", flat=True).first()
+        if current is None or current in (
+            JobStatus.COMPLETED,
+            JobStatus.FAILED,
+            JobStatus.CANCELLED,
+        ):
+            _raise_state(pk, "cancel", f"it is {current}")
+    return Job.objects.get(pk=pk)
+
+
+def retry(job: Job | int, *, now: datetime | None = None) -> Job:
+    """Run a failed job again with its attempts reset."""
+    now = now or timezone.now()
+    pk = _pk(job)
+    if not Job.objects.filter(pk=pk, status=JobStatus.FAILED).update(
+        status=JobStatus.PENDING,
+        attempts=0,
+        next_run_at=now,
+        scheduled_for=now,
+        updated_at=now,
+    ):
+        _raise_state(pk, "retry", "only failed jobs are retried")
+    fresh = Job.objects.get(pk=pk)
+    notify.job_available({fresh.queue})
+    return fresh
+
+
+def delete(job: Job | int) -> None:
+    """Delete a job and its history; a running job cannot be deleted (cancel it first)."""
+    pk = _pk(job)
+    using = router.db_for_write(Job)
+    with transaction.atomic(using=using):
+        locked = Job.objects.using(using).select_for_update().filter(pk=pk).first()
+        if locked is None:
+            raise Job.DoesNotExist(f"job {pk} does not exist")
+        if locked.status == JobStatus.RUNNING:
+            raise JobStateError(f"job {pk} is running; cancel it and delete it once it stops")
+        locked.delete()
+
+
+# Editing a job ------------------------------------------------------------------
+
+EDITABLE_FIELDS = ("name", "handler", "data", "schedule", "timezone", "max_attempts", *JOB_OPTIONS)
+
+
+def update_job(
+    job: Job | int,
+    changes: Mapping[str, Any],
+    *,
+    run_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Job:
+    """Change a job's editable fields with build_job's rules; a running job is refused.
+
+    A pending job moves to its new schedule's next slot when the schedule or
+    time zone changes, and a one-time one to ``run_at`` when given. The write
+    is conditional on the status read, so a worker that claims the job
+    meanwhile is never overwritten.
+    """
+    now = now or timezone.now()
+    pk = _pk(job)
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
+    current = Job.objects.get(pk=pk)
+    if current.status == JobStatus.RUNNING:
+        raise JobStateError(f"cannot edit job {pk}: it is running; cancel it or wait")
+    values = {field: getattr(current, field) for field in EDITABLE_FIELDS} | dict(changes)
+    fresh = build_job(
+        values["handler"],
+        values["data"],
+        name=values["name"],
+        schedule=values["schedule"],
+        timezone_name=values["timezone"],
+        max_attempts=values["max_attempts"],
+        run_at=run_at,
+        now=now,
+        **{field: values[field] for field in JOB_OPTIONS},
+    )
+    update = {field: getattr(fresh, field) for field in EDITABLE_FIELDS}
+    first = _moved_next_run(current, fresh, run_at, now)
+    if first is not None:
+        update.update(next_run_at=first, scheduled_for=first)
+    if not Job.objects.filter(pk=pk, status=current.status).update(updated_at=now, **update):
+        _raise_state(pk, "edit", "its status changed meanwhile")
+    return Job.objects.get(pk=pk)
+
+
+def _moved_next_run(
+    current: Job, fresh: Job, run_at: datetime | None, now: datetime
+) -> datetime | None:
+    """A pending job's new next run after an edit, or None when it keeps its own."""
+    if current.status != JobStatus.PENDING:
+        return None
+    if fresh.schedule:
+        if (fresh.schedule, fresh.timezone) == (current.schedule, current.timezone):
+            return None
+        fresh.created_at = current.created_at  # interval slots keep their anchor
+        return fresh.next_slot(now)
+    if run_at is not None or current.schedule:
+        return run_at or now
+    return None
+
+
+def _pk(job: Job | int) -> int:
+    return job.pk if isinstance(job, Job) else int(job)
+
+
+def _raise_state(pk: int, verb: str, reason: str) -> None:
+    if not Job.objects.filter(pk=pk).exists():
+        raise Job.DoesNotExist(f"job {pk} does not exist")
+    status = Job.objects.filter(pk=pk).values_list("status", flat=True).first()
+    raise JobStateError(f"cannot {verb} job {pk}: {reason} (status {status})")
+
+
+# The runner switch -------------------------------------------------------------
+
+
+def runner_running() -> bool:
+    """Whether workers may take jobs; AUTO_START until somebody switched it."""
+    value = Runner.objects.filter(pk=Runner.SINGLETON_ID).values_list("running", flat=True).first()
+    return bool(jobs_settings.AUTO_START) if value is None else value
+
+
+def set_runner(running: bool) -> bool:
+    Runner.objects.update_or_create(pk=Runner.SINGLETON_ID, defaults={"running": running})
+    if running:
+        notify.job_available(None)
+    return running

@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+
+
+class DjangoJobsConfig(AppConfig):
+    name = "django_jobs"
+    verbose_name = "Jobs"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.utils.module_loading import autodiscover_modules
+
+        from . import checks  # noqa: F401 - registers the system checks
+        from .conf import jobs_settings
+        from .registry import registry
+
+        try:
+            registry.load_setting(jobs_settings.HANDLERS)
+        except Exception:
+            pass
+        autodiscover_modules("jobs")

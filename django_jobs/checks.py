@@ -1,0 +1,116 @@
+"""System checks: bad settings and bad declared schedules fail ``manage.py check``.
+
+======================  ================================================
+id                      problem
+======================  ================================================
+django_jobs.E001        ``DJANGO_JOBS`` is not a dict
+django_jobs.W001        unknown key in ``DJANGO_JOBS`` (probably a typo)
+django_jobs.E002        a numeric setting is missing, not a number or out of range
+django_jobs.E003        a ``HANDLERS`` entry cannot be imported or is not callable
+django_jobs.E004        a ``SCHEDULES`` entry is malformed or its expression is invalid
+django_jobs.E005        ``WORKER_TIMEOUT`` is not larger than ``HEARTBEAT_INTERVAL``
+======================  ================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+from .conf import DEFAULTS, jobs_settings
+from .exceptions import InvalidJob
+
+POSITIVE_NUMBERS = (
+    "POLL_INTERVAL",
+    "WORKER_TIMEOUT",
+    "SHUTDOWN_GRACE",
+    "RETRY_BACKOFF_BASE",
+    "RETRY_BACKOFF_MAX",
+)
+POSITIVE_INTEGERS = (
+    "DEFAULT_MAX_ATTEMPTS",
+    "CONCURRENCY",
+    "BATCH_SIZE",
+    "MAX_DATA_BYTES",
+    "API_PAGE_SIZE",
+    "API_MAX_PAGE_SIZE",
+    "API_MAX_BULK",
+    "MAX_ATTEMPTS_LIMIT",
+)
+
+
+@register(Tags.compatibility)
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
+    raw = getattr(settings, "DJANGO_JOBS", {})
+    if not isinstance(raw, dict):
+        return [Error("DJANGO_JOBS must be a dict.", id="django_jobs.E001")]
+    errors: list = [
+        Warning(
+            f"Unknown DJANGO_JOBS key {key!r}.", hint="Check the spelling.", id="django_jobs.W001"
+        )
+        for key in sorted(set(raw) - set(DEFAULTS))
+    ]
+    errors += _numbers()
+    errors += _handlers()
+    errors += _schedules()
+    return errors
+
+
+def _numbers() -> list:
+    errors = []
+    for key in POSITIVE_NUMBERS + POSITIVE_INTEGERS:
+        value = getattr(jobs_settings, key)
+        wants_int = key in POSITIVE_INTEGERS
+        kind = int if wants_int else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+            what = "a positive whole number" if wants_int else "a positive number"
+            errors.append(
+                Error(f"DJANGO_JOBS[{key!r}] must be {what}, got {value!r}.", id="django_jobs.E002")
+            )
+    if not errors and jobs_settings.WORKER_TIMEOUT <= jobs_settings.heartbeat_interval:
+        errors.append(
+            Error(
+                "DJANGO_JOBS['WORKER_TIMEOUT'] must be larger than the heartbeat "
+                "interval, or live workers will be declared dead.",
+                id="django_jobs.E005",
+            )
+        )
+    return errors
+
+
+def _handlers() -> list:
+    handlers = jobs_settings.HANDLERS
+    if not isinstance(handlers, dict):
+        return [
+            Error(
+                "DJANGO_JOBS['HANDLERS'] must map names to callables or dotted paths.",
+                id="django_jobs.E003",
+            )
+        ]
+    errors = []
+    for name, target in handlers.items():
+        try:
+            fn = import_string(target) if isinstance(target, str) else target
+        except ImportError as exc:
+            errors.append(
+                Error(f"Handler {name!r}: cannot import {target!r}: {exc}", id="django_jobs.E003")
+            )
+            continue
+        if not callable(fn):
+            errors.append(
+                Error(f"Handler {name!r}: {target!r} is not callable.", id="django_jobs.E003")
+            )
+    return errors
+
+
+def _schedules() -> list:
+    from .actions import declared_schedules
+
+    try:
+        declared_schedules(validate=True)
+    except (InvalidJob, ValueError, TypeError) as exc:
+        return [Error(f"DJANGO_JOBS['SCHEDULES']: {exc}", id="django_jobs.E004")]
+    return []

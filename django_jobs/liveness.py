@@ -1,0 +1,106 @@
+"""Worker registration, heartbeats and the recovery of jobs whose worker died.
+
+Heartbeats are written with the database's clock and compared with it, so
+workers on machines whose clocks disagree still agree on who is dead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import DateTimeField, ExpressionWrapper, Q, Value
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from .conf import jobs_settings
+from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
+from .retry import retry_at
+
+logger = logging.getLogger("django_jobs.worker")
+
+LOST = "worker lost: no heartbeat from {worker} for {timeout:g}s while the job was running"
+
+
+def register(queues: list[str] | None, concurrency: int, using: str) -> Worker:
+    hostname = socket.gethostname()
+    pid = os.getpid()
+    return Worker.objects.using(using).create(
+        name=f"{hostname}:{pid}:{uuid.uuid4().hex[:8]}",
+        hostname=hostname,
+        pid=pid,
+        queues=",".join(queues or []),
+        concurrency=concurrency,
+        last_heartbeat=Now(),
+    )
+
+
+def heartbeat(worker: Worker, using: str) -> bool:
+    """Refresh the heartbeat; False means others already declared this worker dead."""
+    return bool(Worker.objects.using(using).filter(pk=worker.pk).update(last_heartbeat=Now()))
+
+
+def unregister(worker: Worker, using: str) -> None:
+    Worker.objects.using(using).filter(pk=worker.pk).delete()
+
+
+def cancel_requests(worker: Worker, using: str) -> set[int]:
+    """Ids of this worker's running jobs that somebody asked to cancel."""
+    return set(
+        Job.objects.using(using)
+        .filter(status=JobStatus.RUNNING, worker_id=worker.pk, cancel_requested=True)
+        .values_list("pk", flat=True)
+    )
+
+
+def _cutoff(timeout: float) -> ExpressionWrapper:
+    return ExpressionWrapper(
+        Now() - Value(timedelta(seconds=timeout)), output_field=DateTimeField()
+    )
+
+
+def recover_lost(now: datetime | None = None, using: str = "default") -> int:
+    """Fail the attempts of running jobs whose worker is gone, and retry them per policy."""
+    now = now or timezone.now()
+    timeout = float(jobs_settings.WORKER_TIMEOUT)
+    dead = Worker.objects.using(using).filter(last_heartbeat__lt=_cutoff(timeout))
+    dead_ids = list(dead.values_list("pk", flat=True))
+    orphaned = Q(worker__isnull=True) | Q(worker_id__in=dead_ids)
+    with transaction.atomic(using=using):
+        jobs = list(
+            Job.objects.using(using)
+            .filter(orphaned, status=JobStatus.RUNNING)
+            .select_for_update(skip_locked=True)[:500]
+        )
+        names = dict(Worker.objects.using(using).filter(pk__in=dead_ids).values_list("pk", "name"))
+        for job in jobs:
+            _fail_lost(job, names.get(job.worker_id, "an unknown worker"), timeout, now, using)
+        if jobs:
+            Job.objects.using(using).bulk_update(jobs, TRANSITION_FIELDS)
+        Worker.objects.using(using).filter(pk__in=dead_ids).exclude(
+            pk__in=Job.objects.using(using).filter(status=JobStatus.RUNNING).values("worker_id")
+        ).delete()
+    if jobs:
+        logger.warning("recovered jobs from dead workers count=%d", len(jobs))
+    return len(jobs)
+
+
+def _fail_lost(job: Job, worker_name: str, timeout: float, now: datetime, using: str) -> None:
+    error = LOST.format(worker=worker_name, timeout=timeout)
+    when = retry_at(
+        now,
+        job.attempts,
+        base=float(jobs_settings.RETRY_BACKOFF_BASE),
+        cap=float(jobs_settings.RETRY_BACKOFF_MAX),
+        jitter=bool(jobs_settings.RETRY_JITTER),
+    )
+    attempt, slot = job.attempts, job.scheduled_for
+    job.mark_failed(now, error, when)
+    job.updated_at = now
+    JobHistory.objects.using(using).filter(
+        job_id=job.pk, attempt=attempt, scheduled_for=slot, status=RunStatus.RUNNING
+    ).update(status=RunStatus.FAILED, error=error, completed_at=now)

@@ -1,0 +1,110 @@
+"""``manage.py runjobs``: the worker process."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from django_jobs.actions import sync_declared
+from django_jobs.conf import jobs_settings
+from django_jobs.worker import Worker
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(value)
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError(value)
+    return number
+
+
+class Command(BaseCommand):
+    help = "Run due jobs until stopped (Ctrl-C or SIGTERM finish in-flight jobs first)."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--once", action="store_true", help="Run what is due now, then exit.")
+        parser.add_argument("--queues", default="", help="Comma-separated queues (default: all).")
+        parser.add_argument("--concurrency", type=_positive_int, help="Jobs run at the same time.")
+        parser.add_argument("--batch-size", type=_positive_int, help="Most jobs one claim takes.")
+        parser.add_argument("--poll-interval", type=_positive_float, help="Seconds between polls.")
+        parser.add_argument(
+            "--max-jobs",
+            type=_positive_int,
+            help="Exit (0) after this many jobs, for a supervisor.",
+        )
+        parser.add_argument(
+            "--max-memory",
+            type=_positive_float,
+            metavar="MB",
+            help="Exit (0) once resident memory passes this many MB.",
+        )
+        parser.add_argument("--no-listen", action="store_true", help="Poll only; no LISTEN/NOTIFY.")
+        parser.add_argument(
+            "--no-sync",
+            action="store_true",
+            help="Do not create or update the SCHEDULES setting's jobs at start.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not jobs_settings.ENABLED:
+            raise CommandError("django-jobs is disabled (DJANGO_JOBS['ENABLED'] is False).")
+        queues = self._queues(options["queues"])
+        if options["verbosity"] >= 1:
+            _log_to_stderr(logging.DEBUG if options["verbosity"] >= 3 else logging.INFO)
+        if not options["no_sync"]:
+            sync_declared()
+        worker = Worker(
+            queues=queues,
+            concurrency=options["concurrency"],
+            batch_size=options["batch_size"],
+            poll_interval=options["poll_interval"],
+            max_jobs=options["max_jobs"],
+            max_memory_mb=options["max_memory"],
+            listen=not options["no_listen"],
+        )
+        if options["once"]:
+            worker.run_once()
+            return
+        worker.install_signal_handlers()
+        worker.run()
+        _exit_if_threads_hang()
+
+    @staticmethod
+    def _queues(raw: str) -> list[str] | None:
+        names = [name.strip() for name in raw.split(",") if name.strip()]
+        if raw and not names:
+            raise CommandError("--queues needs at least one queue name")
+        bad = [name for name in names if len(name) > 64]
+        if bad:
+            raise CommandError(f"queue names are at most 64 characters: {bad[0][:70]!r}")
+        return names or None
+
+
+def _exit_if_threads_hang() -> None:
+    # Threads of handlers that ran past their timeout cannot be killed; do not
+    # let them keep a finished worker alive.
+    alive = [t for t in threading.enumerate() if t.name.startswith("django-jobs") and t.is_alive()]
+    if alive:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+
+def _log_to_stderr(level: int) -> None:
+    logger = logging.getLogger("django_jobs")
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level)

@@ -1,0 +1,283 @@
+"""Jobs, their run history, live workers and the runner switch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone as dj_timezone
+
+
+class JobStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class RunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    # A recurring slot that was older than its misfire grace and did not run.
+    MISSED = "missed", "Missed"
+
+
+FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+# What a transition changes, for saving many jobs in one statement.
+TRANSITION_FIELDS = [
+    "status",
+    "attempts",
+    "next_run_at",
+    "scheduled_for",
+    "last_error",
+    "consecutive_failures",
+    "missed_runs",
+    "cancel_requested",
+    "worker",
+    "started_at",
+    "updated_at",
+]
+
+
+class JobQuerySet(models.QuerySet["Job"]):
+    def pending(self) -> JobQuerySet:
+        return self.filter(status=JobStatus.PENDING)
+
+    def running(self) -> JobQuerySet:
+        return self.filter(status=JobStatus.RUNNING)
+
+    def due(self, now: datetime | None = None) -> JobQuerySet:
+        """Pending jobs whose time has come, in the order workers take them."""
+        now = now or dj_timezone.now()
+        return self.filter(status=JobStatus.PENDING, next_run_at__lte=now).order_by(
+            "-priority", "next_run_at", "id"
+        )
+
+    def recurring(self) -> JobQuerySet:
+        return self.exclude(schedule="")
+
+    def one_time(self) -> JobQuerySet:
+        return self.filter(schedule="")
+
+    def finished(self) -> JobQuerySet:
+        return self.filter(status__in=FINISHED)
+
+
+class Job(models.Model):
+    """A one-time job (empty ``schedule``) or a recurring one that returns to pending."""
+
+    name = models.CharField(max_length=200)
+    handler = models.CharField(max_length=200)
+    data = models.JSONField(null=True, blank=True)
+    schedule = models.CharField(max_length=200, blank=True, default="")
+    # IANA zone the cron expression is read in; empty means settings.TIME_ZONE.
+    timezone = models.CharField(max_length=64, blank=True, default="")
+    # Set by schedule(): the stable identity of a declared recurring job.
+    key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
+    queue = models.CharField(max_length=64, default="default")
+    priority = models.SmallIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=3)
+    # Seconds a run may take; None falls back to DJANGO_JOBS["DEFAULT_TIMEOUT"].
+    timeout = models.FloatField(null=True, blank=True)
+    # Seconds after its slot a missed run still fires; None falls back to the setting.
+    misfire_grace = models.FloatField(null=True, blank=True)
+    allow_overlap = models.BooleanField(default=False)
+    # When a worker may take it next (the slot, a retry time, or now on trigger).
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    # The slot the current occurrence belongs to; kept across its retries.
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    # Occurrences of a recurring job that used up their retries, since its last success.
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    missed_runs = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    worker = models.ForeignKey(
+        "Worker", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The claim reads only runnable rows: finished rows stay out of it.
+            models.Index(
+                fields=["-priority", "next_run_at"],
+                name="django_jobs_claim_idx",
+                condition=Q(status="pending"),
+            ),
+            models.Index(
+                fields=["worker"],
+                name="django_jobs_running_idx",
+                condition=Q(status="running"),
+            ),
+            models.Index(fields=["status", "-id"], name="django_jobs_status_idx"),
+            models.Index(fields=["handler", "-id"], name="django_jobs_handler_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_attempts__gte=1), name="django_jobs_max_attempts_gte_1"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="pending") | Q(next_run_at__isnull=False),
+                name="django_jobs_pending_has_next_run_at",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.pk})"
+
+    @property
+    def is_recurring(self) -> bool:
+        return bool(self.schedule)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    def get_schedule(self):  # -> Schedule
+        from .schedules import parse_schedule
+
+        return parse_schedule(self.schedule, self.timezone or None)
+
+    def next_slot(self, after: datetime) -> datetime:
+        """The first slot of this recurring job strictly after ``after``."""
+        return self.get_schedule().next_slot(after, anchor=self.created_at)
+
+    # Transitions: each changes the instance only; the caller saves (often in bulk).
+
+    def _release(self) -> None:
+        self.worker_id = None
+        self.started_at = None
+        self.cancel_requested = False
+
+    def _next_occurrence(self, now: datetime) -> None:
+        """Move a recurring job to its next slot; missed slots collapse into that one."""
+        slot = self.next_slot(max(now, self.scheduled_for or now))
+        self.status = JobStatus.PENDING
+        self.attempts = 0
+        self.next_run_at = self.scheduled_for = slot
+
+    def mark_succeeded(self, now: datetime) -> None:
+        self._release()
+        self.last_error = ""
+        self.consecutive_failures = 0
+        if self.is_recurring:
+            self._next_occurrence(now)
+        else:
+            self.status = JobStatus.COMPLETED
+            self.next_run_at = None
+
+    def mark_failed(self, now: datetime, error: str, retry_at: datetime | None) -> bool:
+        """Record a failed attempt; returns whether it will be retried.
+
+        A recurring occurrence that used up its retries does not kill the job:
+        it counts in ``consecutive_failures`` and the job waits for its next slot.
+        """
+        self._release()
+        self.last_error = error
+        if retry_at is not None and self.attempts < self.max_attempts:
+            self.status = JobStatus.PENDING
+            self.next_run_at = retry_at
+            return True
+        if self.is_recurring:
+            self.consecutive_failures += 1
+            self._next_occurrence(now)
+        else:
+            self.status = JobStatus.FAILED
+            self.next_run_at = None
+        return False
+
+    def mark_cancelled(self) -> None:
+        self._release()
+        self.status = JobStatus.CANCELLED
+        self.next_run_at = None
+
+    def mark_interrupted(self, now: datetime) -> None:
+        """Put back a job whose worker stopped before it finished."""
+        self._release()
+        self.status = JobStatus.PENDING
+        self.next_run_at = now
+
+    def mark_missed(self, now: datetime) -> None:
+        """Skip a slot older than the misfire grace and wait for the next one."""
+        self._release()
+        self.missed_runs += 1
+        self._next_occurrence(now)
+
+
+class JobHistory(models.Model):
+    """One attempt at running a job, written when it is claimed."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="history")
+    status = models.CharField(max_length=16, choices=RunStatus.choices)
+    attempt = models.PositiveIntegerField(default=1)
+    # The slot this attempt ran for: unique with the attempt, so a slot cannot fire twice.
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, default="")
+    started_at = models.DateTimeField(default=dj_timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    result = models.JSONField(null=True, blank=True)
+    duration = models.PositiveIntegerField(null=True, blank=True, help_text="milliseconds")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name_plural = "job history"
+        indexes = [
+            models.Index(fields=["job", "-started_at"], name="django_jobs_hist_job_idx"),
+            models.Index(fields=["-started_at"], name="django_jobs_hist_started_idx"),
+            models.Index(fields=["status", "-started_at"], name="django_jobs_hist_status_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "scheduled_for", "attempt"], name="django_jobs_one_run_per_slot"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} attempt {self.attempt}: {self.status}"
+
+
+class Worker(models.Model):
+    """A live ``runjobs`` process; its heartbeat says it is still there."""
+
+    name = models.CharField(max_length=200, unique=True)
+    hostname = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField()
+    queues = models.CharField(max_length=500, blank=True, default="")
+    concurrency = models.PositiveIntegerField(default=1)
+    started_at = models.DateTimeField(default=dj_timezone.now)
+    last_heartbeat = models.DateTimeField(default=dj_timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["started_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Runner(models.Model):
+    """The switch every worker obeys: one row, created on first use."""
+
+    SINGLETON_ID = 1
+    id = models.PositiveSmallIntegerField(primary_key=True, default=SINGLETON_ID)
+    running = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "runner"
+
+    def __str__(self) -> str:
+        return "running" if self.running else "stopped"

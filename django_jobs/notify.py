@@ -1,0 +1,87 @@
+"""LISTEN/NOTIFY wake-ups on PostgreSQL; a hint only, polling stays the safety net.
+
+A NOTIFY sent inside a transaction is delivered when it commits and dropped
+when it rolls back, and PostgreSQL folds identical notifications of one
+transaction into one: that is the debounce for bulk enqueues.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+
+from django.db import connections, router
+
+from .conf import jobs_settings
+
+logger = logging.getLogger("django_jobs.notify")
+
+CHANNEL = "django_jobs"
+ALL_QUEUES = "*"
+
+
+def _alias() -> str:
+    from .models import Job
+
+    return router.db_for_write(Job)
+
+
+def enabled(alias: str | None = None) -> bool:
+    return bool(jobs_settings.NOTIFY) and connections[alias or _alias()].vendor == "postgresql"
+
+
+def job_available(queues: Iterable[str] | None) -> None:
+    """Tell listening workers that jobs in ``queues`` (None: any) are due."""
+    alias = _alias()
+    if not enabled(alias):
+        return
+    payloads = sorted(set(queues)) if queues is not None else [ALL_QUEUES]
+    with connections[alias].cursor() as cursor:
+        for payload in payloads:
+            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload])
+
+
+class Listener(threading.Thread):
+    """Waits on its own connection and sets ``wake`` when a relevant job arrives."""
+
+    def __init__(self, wake: threading.Event, queues: set[str] | None, alias: str) -> None:
+        super().__init__(name="django-jobs-listener", daemon=True)
+        self.wake = wake
+        self.queues = queues
+        self.alias = alias
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self) -> None:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError:
+            logger.info("psycopg 3 is not installed; workers poll without wake-ups")
+            return
+        while not self._stop.is_set():
+            try:
+                self._listen()
+            except Exception:
+                logger.debug("listener connection lost; reconnecting", exc_info=True)
+                self.wake.set()
+                self._stop.wait(1.0)
+
+    def _listen(self) -> None:
+        import psycopg
+
+        params = connections[self.alias].get_connection_params()
+        params.pop("cursor_factory", None)
+        params.pop("context", None)
+        params.pop("server_side_binding", None)
+        with psycopg.connect(**params, autocommit=True) as conn:
+            conn.execute(f"LISTEN {CHANNEL}")
+            while not self._stop.is_set():
+                for note in conn.notifies(timeout=0.5, stop_after=1):
+                    if self._relevant(note.payload):
+                        self.wake.set()
+
+    def _relevant(self, payload: str) -> bool:
+        return self.queues is None or payload == ALL_QUEUES or payload in self.queues

@@ -1,0 +1,3 @@
+"""Mount with ``path("api/", include("django_jobs.urls"))``."""
+
+urlpatterns: list = []

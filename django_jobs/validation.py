@@ -1,0 +1,123 @@
+"""Field rules shared by the Python API, the REST API and the admin.
+
+Each ``clean_*`` returns the normalised value or raises ``InvalidJob`` naming
+its field, so every entry point rejects the same input with the same words.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone as dj_timezone
+
+from .conf import jobs_settings
+from .exceptions import InvalidJob, InvalidSchedule
+from .registry import registry
+
+NAME_MAX = 200
+QUEUE_MAX = 64
+PRIORITY_RANGE = (-32768, 32767)
+TIMEOUT_MAX = 7 * 24 * 3600.0
+
+
+def clean_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidJob("name", "name must be a non-empty string")
+    name = name.strip()
+    if len(name) > NAME_MAX:
+        raise InvalidJob("name", f"name must be at most {NAME_MAX} characters, got {len(name)}")
+    return name
+
+
+def clean_handler(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise InvalidJob("handler", "handler must be the name of a registered handler")
+    registry.get(name)  # raises UnknownHandler
+    return name
+
+
+def clean_max_attempts(value: Any) -> int:
+    if value is None:
+        return int(jobs_settings.DEFAULT_MAX_ATTEMPTS)
+    limit = int(jobs_settings.MAX_ATTEMPTS_LIMIT)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidJob("max_attempts", "max_attempts must be a whole number")
+    if not 1 <= value <= limit:
+        raise InvalidJob("max_attempts", f"max_attempts must be between 1 and {limit}, got {value}")
+    return value
+
+
+def clean_priority(value: Any) -> int:
+    if value is None:
+        return 0
+    low, high = PRIORITY_RANGE
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidJob("priority", f"priority must be a whole number from {low} to {high}")
+    return value
+
+
+def clean_queue(value: Any) -> str:
+    if value is None:
+        return str(jobs_settings.DEFAULT_QUEUE)
+    if not isinstance(value, str) or not value or len(value) > QUEUE_MAX or "," in value:
+        raise InvalidJob(
+            "queue", f"queue must be a non-empty name of at most {QUEUE_MAX} characters, no commas"
+        )
+    return value
+
+
+def clean_seconds(field: str, value: Any) -> float | None:
+    """A positive number of seconds (``timeout``, ``misfire_grace``) or None."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidJob(field, f"{field} must be a number of seconds")
+    if not 0 < value <= TIMEOUT_MAX:
+        raise InvalidJob(
+            field, f"{field} must be more than 0 and at most {int(TIMEOUT_MAX)} seconds"
+        )
+    return float(value)
+
+
+def clean_data(data: Any, *, limit: int | None = None) -> Any:
+    """JSON-serialisable and, when ``limit`` is given, at most that many bytes."""
+    try:
+        encoded = json.dumps(data, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidJob("data", f"data must be JSON-serialisable: {exc}") from None
+    if limit is not None and len(encoded.encode()) > limit:
+        raise InvalidJob("data", f"data must be at most {limit} bytes of JSON")
+    return data
+
+
+def clean_timezone(name: Any) -> str:
+    if name in (None, ""):
+        return ""
+    from .schedules import validate_timezone
+
+    try:
+        return validate_timezone(name)
+    except InvalidSchedule as exc:
+        raise InvalidJob("timezone", str(exc)) from None
+
+
+def clean_schedule(expression: Any, tz: str = "") -> str:
+    """The normalised expression; raises ``InvalidSchedule`` (a ValueError) with its reason."""
+    from .schedules import parse_schedule
+
+    if expression in (None, ""):
+        return ""
+    return parse_schedule(expression, tz or None).expression
+
+
+def clean_run_at(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InvalidJob("run_at", "run_at must be a datetime")
+    if dj_timezone.is_naive(value):
+        raise InvalidJob("run_at", "run_at must be time-zone aware (include an offset)")
+    return value

@@ -1,0 +1,387 @@
+"""The worker: a loop that claims due jobs, hands them to a pool and records outcomes.
+
+Fetching and executing are separate pieces: the loop thread alone talks to
+the database for claims, heartbeats and outcomes; pool threads only run
+handlers. One iteration is ``loop(now)``, so tests drive it with a fixed time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import random
+import signal
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import DatabaseError, InterfaceError, connections, router
+from django.utils import timezone
+
+from . import actions, claiming, liveness, notify, signals
+from .completion import Finished, finish
+from .conf import jobs_settings
+from .execution import JobContext, Outcome, execute
+from .models import TRANSITION_FIELDS, Job, JobHistory, RunStatus
+from .models import Worker as WorkerRow
+
+logger = logging.getLogger("django_jobs.worker")
+
+DB_ERRORS = (DatabaseError, InterfaceError)
+
+
+@dataclass
+class InFlight:
+    job: Job
+    ctx: JobContext
+    future: Future
+    deadline: float | None
+    abandoned: bool = False
+
+
+@dataclass
+class Stats:
+    claimed: int = 0
+    finished: int = 0
+    started_at: float = field(default_factory=time.monotonic)
+
+
+class Worker:
+    """Runs jobs until stopped; many of them may share one database."""
+
+    def __init__(
+        self,
+        *,
+        queues: list[str] | None = None,
+        concurrency: int | None = None,
+        batch_size: int | None = None,
+        poll_interval: float | None = None,
+        max_jobs: int | None = None,
+        max_memory_mb: float | None = None,
+        listen: bool = True,
+        using: str | None = None,
+    ) -> None:
+        self.queues = sorted(set(queues)) if queues else None
+        self.concurrency = int(concurrency or jobs_settings.CONCURRENCY)
+        self.batch_size = int(batch_size or jobs_settings.BATCH_SIZE)
+        self.poll_interval = float(
+            jobs_settings.POLL_INTERVAL if poll_interval is None else poll_interval
+        )
+        self.max_jobs = max_jobs
+        self.max_memory_mb = max_memory_mb
+        self.listen = listen
+        self.using = using or router.db_for_write(Job)
+        self.row: WorkerRow | None = None
+        self.stats = Stats()
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="django-jobs")
+        self._inflight: dict[int, InFlight] = {}
+        self._done: queue.SimpleQueue[tuple[int, Outcome]] = queue.SimpleQueue()
+        self._unsaved: list[Finished] = []
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._healthy = True
+        self._runner_on = True
+        self._next_tick = 0.0
+        self._db_backoff = 0.0
+        self._free_before_claim = 0
+        self._listener: notify.Listener | None = None
+
+    # Life cycle ------------------------------------------------------------
+
+    def start(self) -> None:
+        self.row = liveness.register(self.queues, self.concurrency, self.using)
+        self._runner_on = actions.runner_running()
+        if self.listen and notify.enabled(self.using):
+            self._listener = notify.Listener(self._wake, set(self.queues or []) or None, self.using)
+            self._listener.start()
+        signals.worker_started.send_robust(sender=WorkerRow, worker=self.row)
+        logger.info(
+            "worker started name=%s queues=%s concurrency=%d",
+            self.row.name,
+            ",".join(self.queues or ["*"]),
+            self.concurrency,
+        )
+
+    def run(self) -> None:
+        """Run until ``stop()`` (SIGTERM and SIGINT call it), then shut down cleanly."""
+        self.start()
+        try:
+            while not self._stopping.is_set():
+                took = self.loop()
+                if took and took == self._free_before_claim:
+                    continue  # there is probably more due right now
+                self._sleep()
+                if self._retire_due():
+                    self.stop()
+        finally:
+            self.shutdown()
+
+    def run_once(self, now: datetime | None = None) -> int:
+        """Run everything due at ``now`` (default: the current time), then return.
+
+        Returns the number of attempts that finished.
+        """
+        now = now or timezone.now()
+        self.start()
+        try:
+            while True:
+                took = self.loop(now)
+                if not took and not self._inflight and not self._unsaved:
+                    break
+                if not took:
+                    self._wake.wait(0.05)
+                    self._wake.clear()
+        finally:
+            self.shutdown(grace=None)
+        return self.stats.finished
+
+    def stop(self) -> None:
+        """Stop claiming; in-flight jobs get ``SHUTDOWN_GRACE`` seconds to finish."""
+        self._stopping.set()
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def shutdown(self, grace: float | None = -1.0) -> None:
+        """Wait for in-flight jobs (``grace`` seconds, None: forever), put back the rest."""
+        if grace is not None and grace < 0:
+            grace = float(jobs_settings.SHUTDOWN_GRACE)
+        deadline = None if grace is None else time.monotonic() + grace
+        while self._active() or self._unsaved:
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            self._wake.wait(0.05)
+            self._wake.clear()
+            self._safely(self._collect, timezone.now())
+        self._safely(self._release_unfinished, timezone.now())
+        if self._listener:
+            self._listener.stop()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self.row is not None:
+            self._safely(liveness.unregister, self.row, self.using)
+            signals.worker_stopped.send_robust(sender=WorkerRow, worker=self.row)
+            logger.info("worker stopped name=%s finished=%d", self.row.name, self.stats.finished)
+        connections[self.using].close()
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT stop cleanly; a second one exits at once."""
+
+        def handle(signum, frame):
+            if self.stopping:
+                # Leave at once; other workers recover the jobs still running
+                # here once this worker's heartbeat stops.
+                logger.warning("second signal: exiting now")
+                os._exit(1)
+            logger.info("signal %s: finishing in-flight jobs, then stopping", signum)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    # One iteration -------------------------------------------------------------
+
+    def loop(self, now: datetime | None = None) -> int:
+        """Record finished jobs, keep the heartbeat, claim what fits; returns jobs claimed."""
+        now = now or timezone.now()
+        self._free_before_claim = 0
+        self._safely(self._collect, now)
+        self._safely(self._tick, now)
+        self._expire(now)
+        if self._stopping.is_set() or not (self._healthy and self._runner_on):
+            return 0
+        free = min(self.concurrency - self._busy(), self.batch_size)
+        if self.max_jobs is not None:
+            free = min(free, self.max_jobs - self.stats.claimed)
+        if free <= 0:
+            return 0
+        self._free_before_claim = free
+        jobs = self._safely(claiming.claim, self.row, self.queues, free, now, self.using) or []
+        for job in jobs:
+            self._submit(job)
+        self.stats.claimed += len(jobs)
+        return len(jobs)
+
+    def _submit(self, job: Job) -> None:
+        ctx = JobContext(
+            job_id=job.pk,
+            name=job.name,
+            attempt=job.attempts,
+            max_attempts=job.max_attempts,
+            scheduled_for=job.scheduled_for,
+            logger=logging.getLogger(f"django_jobs.job.{job.handler}"),
+        )
+        timeout = job.timeout if job.timeout is not None else jobs_settings.DEFAULT_TIMEOUT
+        deadline = time.monotonic() + float(timeout) if timeout else None
+        future = self._pool.submit(execute, job.handler, job.data, ctx)
+        self._inflight[job.pk] = InFlight(job, ctx, future, deadline)
+        future.add_done_callback(lambda f, pk=job.pk: self._on_done(pk, f))
+
+    def _on_done(self, pk: int, future: Future) -> None:
+        try:
+            self._done.put((pk, future.result()))
+        except BaseException:
+            pass
+        self._wake.set()
+
+    def _collect(self, now: datetime) -> None:
+        batch = self._unsaved
+        self._unsaved = []
+        while True:
+            try:
+                pk, outcome = self._done.get_nowait()
+            except queue.Empty:
+                break
+            entry = self._inflight.pop(pk, None)
+            if entry is not None and not entry.abandoned:
+                batch.append(Finished(entry.job, outcome))
+        if not batch:
+            return
+        self._unsaved = batch  # kept until written, so an outage loses nothing
+        applied = finish(self.row, batch, now, self.using)
+        self._unsaved = []
+        self.stats.finished += len(batch)
+        for item in applied:
+            logger.info(
+                "job finished job=%s handler=%s status=%s duration_ms=%d",
+                item.job.pk,
+                item.job.handler,
+                item.history_status,
+                item.outcome.duration_ms,
+            )
+
+    def _expire(self, now: datetime) -> None:
+        """Fail attempts past their timeout; their threads are abandoned, not killed."""
+        clock = time.monotonic()
+        for pk, entry in list(self._inflight.items()):
+            if entry.abandoned or entry.deadline is None or clock < entry.deadline:
+                continue
+            entry.abandoned = True
+            entry.ctx._cancel.set()
+            outcome = Outcome(
+                pk,
+                False,
+                now,
+                now,
+                0,
+                error=f"TimeoutError: the job ran past its timeout of {self._timeout_of(entry):g}s",
+            )
+            self._unsaved.append(Finished(entry.job, outcome))
+            entry.future.add_done_callback(lambda f, pk=pk: self._inflight.pop(pk, None))
+
+    @staticmethod
+    def _timeout_of(entry: InFlight) -> float:
+        job = entry.job
+        return float(job.timeout if job.timeout is not None else jobs_settings.DEFAULT_TIMEOUT)
+
+    def _tick(self, now: datetime) -> None:
+        """Heartbeat, runner switch, cancel requests and recovery, every heartbeat interval."""
+        clock = time.monotonic()
+        if clock < self._next_tick:
+            return
+        self._next_tick = clock + jobs_settings.heartbeat_interval
+        if not liveness.heartbeat(self.row, self.using):
+            logger.error("worker %s was declared dead; registering again", self.row.name)
+            self.row = liveness.register(self.queues, self.concurrency, self.using)
+        self._healthy = True
+        self._runner_on = actions.runner_running()
+        for pk in liveness.cancel_requests(self.row, self.using):
+            if pk in self._inflight:
+                self._inflight[pk].ctx._cancel.set()
+        liveness.recover_lost(now, self.using)
+
+    def _release_unfinished(self, now: datetime) -> None:
+        """Put back jobs that did not finish in the grace period, and the claimed-unstarted."""
+        left = [entry for entry in self._inflight.values() if not entry.abandoned]
+        if not left or self.row is None:
+            return
+        jobs = []
+        for entry in left:
+            entry.future.cancel()
+            job = entry.job
+            row = getattr(job, "run_history", None)
+            if row is not None:
+                JobHistory.objects.using(self.using).filter(
+                    job_id=job.pk, attempt=row.attempt, scheduled_for=row.scheduled_for
+                ).update(
+                    status=RunStatus.FAILED,
+                    completed_at=now,
+                    error="interrupted: the worker stopped before the job finished",
+                )
+            job.mark_interrupted(now)
+            job.updated_at = now
+            jobs.append(job)
+        owned = Job.objects.using(self.using).filter(
+            pk__in=[j.pk for j in jobs], worker_id=self.row.pk
+        )
+        owned.bulk_update(jobs, TRANSITION_FIELDS)
+        self._inflight.clear()
+        logger.warning("put back unfinished jobs count=%d", len(jobs))
+
+    # Helpers ---------------------------------------------------------------------
+
+    def _busy(self) -> int:
+        return len(self._inflight)
+
+    def _active(self) -> bool:
+        return any(not entry.abandoned for entry in self._inflight.values())
+
+    def _sleep(self) -> None:
+        timeout = self.poll_interval * random.uniform(0.9, 1.1)
+        if self._db_backoff:
+            timeout = max(timeout, self._db_backoff)
+        if self._inflight:
+            timeout = min(timeout, 0.05) if self._expiring() else timeout
+        self._wake.wait(timeout)
+        self._wake.clear()
+
+    def _expiring(self) -> bool:
+        return any(e.deadline is not None and not e.abandoned for e in self._inflight.values())
+
+    def _retire_due(self) -> bool:
+        if self.max_jobs is not None and self.stats.claimed >= self.max_jobs:
+            logger.info("worker retiring after %d jobs", self.stats.claimed)
+            return True
+        if self.max_memory_mb is not None and _rss_mb() > self.max_memory_mb:
+            logger.info("worker retiring: resident memory above %s MB", self.max_memory_mb)
+            return True
+        return False
+
+    def _safely(self, fn, *args):
+        """Run a database step; on an outage, back off, reconnect later and carry on."""
+        try:
+            result = fn(*args)
+        except DB_ERRORS:
+            self._healthy = False
+            self._db_backoff = min(30.0, max(0.5, self._db_backoff * 2))
+            logger.warning(
+                "database unavailable during %s; retrying in %.1fs",
+                getattr(fn, "__name__", fn),
+                self._db_backoff,
+                exc_info=True,
+            )
+            self._next_tick = 0.0
+            try:
+                connections[self.using].close()
+            except DB_ERRORS:
+                pass
+            return None
+        self._db_backoff = 0.0
+        return result
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,152 @@
+"""enqueue(), enqueue_many() and schedule(): validation, transactions, updates by name."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from django_jobs import enqueue, enqueue_many, schedule
+from django_jobs.exceptions import InvalidJob, UnknownHandler
+from django_jobs.models import Job, JobStatus
+from django_jobs.schedules import InvalidSchedule
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_enqueue_creates_a_pending_one_time_job_due_now():
+    before = timezone.now()
+    job = enqueue("echo", {"x": 1}, name="hello", max_attempts=5)
+    job.refresh_from_db()
+    assert job.status == JobStatus.PENDING
+    assert job.name == "hello"
+    assert job.data == {"x": 1}
+    assert job.max_attempts == 5
+    assert job.schedule == ""
+    assert before <= job.next_run_at <= timezone.now()
+
+
+def test_enqueue_defaults():
+    job = enqueue("echo")
+    assert job.name == "echo"
+    assert job.max_attempts == 3
+    assert job.queue == "default"
+    assert job.priority == 0
+
+
+def test_run_at_sets_the_due_instant():
+    when = timezone.now() + timedelta(days=1)
+    assert enqueue("echo", run_at=when).next_run_at == when
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"handler_name": "nope"}, "handler"),
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"max_attempts": "3"}, "max_attempts"),
+        ({"max_attempts": 1000}, "max_attempts"),
+        ({"name": ""}, "name"),
+        ({"name": "x" * 201}, "name"),
+        ({"run_at": datetime(2030, 1, 1)}, "run_at"),
+        ({"data": {"x": object()}}, "data"),
+        ({"priority": 10**6}, "priority"),
+        ({"queue": "a,b"}, "queue"),
+        ({"timeout": -1}, "timeout"),
+    ],
+)
+def test_bad_input_raises_before_anything_is_written(kwargs, field):
+    handler_name = kwargs.pop("handler_name", "echo")
+    with pytest.raises(InvalidJob) as info:
+        enqueue(handler_name, **kwargs)
+    assert info.value.field == field
+    assert not Job.objects.exists()
+
+
+def test_unknown_handler_is_a_value_error_naming_it():
+    with pytest.raises(UnknownHandler, match="'nope'"):
+        enqueue("nope")
+    with pytest.raises(ValueError):
+        enqueue("nope")
+
+
+def test_unknown_option_is_a_type_error():
+    with pytest.raises(TypeError):
+        enqueue("echo", colour="red")
+
+
+def test_job_exists_only_when_the_transaction_commits():
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            enqueue("echo")
+            assert Job.objects.count() == 1
+            raise RuntimeError("rollback")
+    assert not Job.objects.exists()
+    with transaction.atomic():
+        enqueue("echo")
+    assert Job.objects.count() == 1
+
+
+def test_schedule_creates_a_recurring_job_at_its_next_slot():
+    job = schedule("report", "echo", "0 9 * * 1", {"kind": "weekly"})
+    assert job.is_recurring
+    assert job.key == "report"
+    assert job.status == JobStatus.PENDING
+    local = timezone.localtime(job.next_run_at, timezone.get_default_timezone())
+    assert (local.weekday(), local.hour, local.minute) == (0, 9, 0)
+    assert job.next_run_at > timezone.now()
+
+
+def test_schedule_updates_by_name_instead_of_duplicating():
+    first = schedule("sync", "echo", "*/15 * * * *", {"v": 1})
+    second = schedule("sync", "echo", "*/15 * * * *", {"v": 2}, max_attempts=7)
+    assert first.pk == second.pk
+    assert Job.objects.count() == 1
+    second.refresh_from_db()
+    assert second.data == {"v": 2}
+    assert second.max_attempts == 7
+    assert second.next_run_at == first.next_run_at  # same expression: same coming slot
+
+
+def test_schedule_change_moves_next_run_at():
+    job = schedule("sync", "echo", "0 0 1 1 *")
+    moved = schedule("sync", "echo", "* * * * *")
+    assert moved.next_run_at < job.next_run_at
+    assert moved.next_run_at - timezone.now() <= timedelta(minutes=1)
+
+
+def test_schedule_in_a_time_zone():
+    job = schedule("tokyo", "echo", "0 9 * * *", timezone="Asia/Tokyo")
+    assert job.timezone == "Asia/Tokyo"
+    assert job.next_run_at.astimezone(timezone.get_fixed_timezone(9 * 60)).hour == 9
+
+
+@pytest.mark.parametrize("expression", ["61 * * * *", "every day", "5x", "* * * * * *", ""])
+def test_bad_schedule_raises_invalid_schedule_and_writes_nothing(expression):
+    with pytest.raises((InvalidSchedule, InvalidJob)):
+        schedule("bad", "echo", expression)
+    assert not Job.objects.exists()
+
+
+def test_bad_time_zone_is_rejected():
+    with pytest.raises(InvalidJob) as info:
+        schedule("x", "echo", "* * * * *", timezone="Mars/Base")
+    assert info.value.field == "timezone"
+
+
+def test_enqueue_many_inserts_all_or_nothing():
+    jobs = enqueue_many([{"data": {"n": n}} for n in range(250)], handler="echo")
+    assert len(jobs) == 250
+    assert all(job.pk for job in jobs)
+    assert Job.objects.filter(status="pending").count() == 250
+    with pytest.raises(InvalidJob, match="job 2"):
+        enqueue_many([{"handler": "echo"}, {"handler": "echo"}, {"handler": "nope"}])
+    assert Job.objects.count() == 250
+
+
+def test_enqueue_many_rolls_back_with_the_callers_transaction():
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            enqueue_many([{"handler": "echo"}] * 10)
+            raise RuntimeError
+    assert not Job.objects.exists()
