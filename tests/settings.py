@@ -18,11 +18,14 @@ DATABASES = {
         )
     )
 }
-DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
+# One test database per test process, so parallel runs on a shared server never collide.
+DATABASES["default"]["TEST"] = {
+    "NAME": os.environ.get("TEST_DATABASE_NAME") or f"test_django_jobs_{os.getpid()}"
+}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory, so real worker subprocesses share it with the tests.
-    DATABASES["default"]["TEST"]["NAME"] = DATABASES["default"]["TEST"]["NAME"] or os.path.join(
-        os.path.dirname(__file__), f"test_{os.getpid()}.sqlite3"
+    DATABASES["default"]["TEST"]["NAME"] = os.path.join(
+        os.path.dirname(__file__), DATABASES["default"]["TEST"]["NAME"] + ".sqlite3"
     )
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 if DATABASES["default"]["ENGINE"].endswith("mysql"):
