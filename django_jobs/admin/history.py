@@ -1,0 +1,101 @@
+"""Job history: a read-only record of every attempt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+
+from ..models import JobHistory
+from . import display
+from .filters import HistoryHandlerFilter, JobFilter
+from .paginator import EstimatedCountPaginator
+
+
+class JobHistoryAdmin(admin.ModelAdmin):
+    """Nobody adds or edits runs; only superusers may delete them (the audit trail)."""
+
+    list_display = (
+        "id",
+        "job_link",
+        "handler",
+        "status_badge",
+        "attempt",
+        "started_at",
+        "duration_text",
+        "worker",
+        "error_excerpt",
+    )
+    list_filter = (JobFilter, "status", HistoryHandlerFilter, "started_at")
+    list_select_related = ("job",)
+    search_fields = ("job__name",)
+    search_help_text = "Job name contains the text; a number also matches the job id."
+    sortable_by = ("id", "started_at", "status_badge")
+    ordering = ("-started_at", "-id")
+    list_per_page = 100
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    fields = (
+        "job",
+        "status_badge",
+        "attempt",
+        "scheduled_for",
+        "worker",
+        "started_at",
+        "completed_at",
+        "duration_text",
+        "error_display",
+        "result_display",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    @admin.display(description="job", ordering="job")
+    def job_link(self, run: JobHistory) -> str:
+        url = reverse(f"{self.admin_site.name}:django_jobs_job_change", args=[run.job_id])
+        return format_html('<a href="{}">{}</a>', url, run.job.name)
+
+    @admin.display(description="handler")
+    def handler(self, run: JobHistory) -> str:
+        return run.job.handler
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, run: JobHistory) -> str:
+        return display.status_badge(run.status, run.get_status_display())
+
+    @admin.display(description="duration", ordering="duration")
+    def duration_text(self, run: JobHistory) -> str:
+        return display.duration_text(run.duration)
+
+    @admin.display(description="error")
+    def error_excerpt(self, run: JobHistory) -> str:
+        return display.error_excerpt(run.error)
+
+    @admin.display(description="error")
+    def error_display(self, run: JobHistory) -> str:
+        return display.pre(run.error)
+
+    @admin.display(description="result")
+    def result_display(self, run: JobHistory) -> str:
+        return display.json_block(run.result)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip().lstrip("#")
+        if term.isdigit():
+            found |= queryset.filter(Q(job_id=int(term)))
+        return found, duplicates

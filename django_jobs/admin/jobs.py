@@ -1,0 +1,342 @@
+"""The job admin: list, page, add and edit through ``django_jobs.actions``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.contrib import admin, messages
+from django.db.models import Q, QuerySet
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from .. import actions
+from ..exceptions import InvalidJob, InvalidSchedule, JobStateError
+from ..models import Job, JobHistory, JobStatus
+from . import display
+from .filters import HandlerFilter, KindFilter, TimezoneFilter
+from .forms import JobForm
+from .paginator import EstimatedCountPaginator
+from .steering import STEERING, SteeringMixin, cancel_jobs, delete_jobs, retry_jobs, run_jobs
+
+HISTORY_ON_PAGE = 10
+
+STATE_FIELDS = (
+    "status_badge",
+    "attempts",
+    "next_run_at",
+    "scheduled_for",
+    "last_run_at",
+    "started_at",
+    "worker",
+    "cancel_requested",
+    "consecutive_failures",
+    "missed_runs",
+    "key",
+    "created_at",
+    "updated_at",
+    "history_link",
+)
+OPTION_FIELDS = ("max_attempts", "queue", "priority", "timeout", "misfire_grace", "allow_overlap")
+
+
+class LatestHistoryFormSet(BaseInlineFormSet):
+    """Only the newest runs; the rest are one link away."""
+
+    def get_queryset(self) -> QuerySet:
+        if not hasattr(self, "_latest"):
+            self._latest = super().get_queryset()[:HISTORY_ON_PAGE]
+        return self._latest
+
+
+class HistoryInline(admin.TabularInline):
+    model = JobHistory
+    formset = LatestHistoryFormSet
+    verbose_name_plural = f"latest runs (newest first, at most {HISTORY_ON_PAGE})"
+    fields = readonly_fields = (
+        "started_at",
+        "status_badge",
+        "attempt",
+        "duration_text",
+        "worker",
+        "error_excerpt",
+    )
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="status")
+    def status_badge(self, run: JobHistory) -> str:
+        return display.status_badge(run.status, run.get_status_display())
+
+    @admin.display(description="duration")
+    def duration_text(self, run: JobHistory) -> str:
+        return display.duration_text(run.duration)
+
+    @admin.display(description="error")
+    def error_excerpt(self, run: JobHistory) -> str:
+        return display.error_excerpt(run.error)
+
+
+class JobAdmin(SteeringMixin, admin.ModelAdmin):
+    form = JobForm
+    change_list_template = "django_jobs/admin/job/change_list.html"
+    change_form_template = "django_jobs/admin/job/change_form.html"
+    list_display = (
+        "id",
+        "name",
+        "handler",
+        "status_badge",
+        "schedule_text",
+        "next_run_at",
+        "last_run_at",
+        "attempts_text",
+        "error_excerpt",
+    )
+    list_display_links = ("id", "name")
+    list_filter = ("status", HandlerFilter, KindFilter, TimezoneFilter)
+    list_select_related = ("worker",)
+    search_fields = ("name", "handler")
+    search_help_text = "Name or handler contains the text; a number also matches the job id."
+    sortable_by = ("id", "name", "handler", "status_badge", "next_run_at", "last_run_at")
+    ordering = ("-id",)
+    list_per_page = 50
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    inlines = (HistoryInline,)
+    actions = (run_jobs, cancel_jobs, retry_jobs, delete_jobs)
+    readonly_fields = (
+        *STATE_FIELDS,
+        "schedule_summary",
+        "next_runs",
+        "data_display",
+        "last_error_display",
+    )
+
+    # Lists
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, job: Job) -> str:
+        label = job.get_status_display()
+        if job.status == JobStatus.RUNNING and job.worker is not None:
+            label = f"{label} on {job.worker.hostname}"
+        return display.status_badge(job.status, label)
+
+    @admin.display(description="schedule")
+    def schedule_text(self, job: Job) -> str:
+        if not job.schedule:
+            return "one-time"
+        return format_html("<code>{}</code><br>{}", job.schedule, _describe(job))
+
+    @admin.display(description="attempts")
+    def attempts_text(self, job: Job) -> str:
+        return f"{job.attempts}/{job.max_attempts}"
+
+    @admin.display(description="last error")
+    def error_excerpt(self, job: Job) -> str:
+        return display.error_excerpt(job.last_error)
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip().lstrip("#")
+        if term.isdigit():
+            found |= queryset.filter(Q(pk=int(term)))
+        return found, duplicates
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
+        extra = {"runner_on": actions.runner_running(), **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        found = super().get_actions(request)
+        found.pop("delete_selected", None)  # replaced by delete_jobs
+        return found
+
+    # The job page
+
+    @admin.display(description="in plain words")
+    def schedule_summary(self, job: Job) -> str:
+        return _describe(job) if job.schedule else "one-time job"
+
+    @admin.display(description="next five runs")
+    def next_runs(self, job: Job) -> str:
+        if not job.schedule:
+            return display.EMPTY
+        try:
+            runs = job.get_schedule().next_runs(timezone.now(), count=5, anchor=job.created_at)
+        except (InvalidSchedule, OverflowError) as exc:
+            return str(exc)
+        zone = ZoneInfo(job.get_schedule().timezone)
+        return format_html(
+            "<ol style='margin:0;padding-left:1.5em'>{}</ol>",
+            format_html_join("", "<li>{}</li>", ((_when(run, zone),) for run in runs)),
+        )
+
+    @admin.display(description="data")
+    def data_display(self, job: Job) -> str:
+        return display.json_block(job.data)
+
+    @admin.display(description="last error")
+    def last_error_display(self, job: Job) -> str:
+        return display.pre(job.last_error)
+
+    @admin.display(description="runs")
+    def history_link(self, job: Job) -> str:
+        url = reverse(f"{self.admin_site.name}:django_jobs_jobhistory_changelist")
+        return format_html('<a href="{}?job={}">All runs of this job</a>', url, job.pk)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Job | None = None) -> list:
+        if obj is None:
+            return [
+                (None, {"fields": ("name", "handler", "data")}),
+                ("When", {"fields": ("schedule", "timezone", "run_at")}),
+                ("Options", {"fields": OPTION_FIELDS}),
+            ]
+        editable = self._editable(request, obj)
+        main = ("name", "handler", "data") if editable else ("name", "handler", "data_display")
+        when = ("schedule", "timezone", "schedule_summary", "next_runs")
+        return [
+            (None, {"fields": main}),
+            ("When", {"fields": (*when, "run_at") if editable else when}),
+            ("Options", {"fields": OPTION_FIELDS}),
+            ("State", {"fields": STATE_FIELDS}),
+            ("Last error", {"fields": ("last_error_display",)}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Job | None = None) -> tuple:
+        if obj is not None and obj.status == JobStatus.RUNNING:
+            return (
+                *self.readonly_fields,
+                "name",
+                "handler",
+                "schedule",
+                "timezone",
+                *OPTION_FIELDS,
+            )
+        return self.readonly_fields
+
+    def _editable(self, request: HttpRequest, obj: Job) -> bool:
+        return obj.status != JobStatus.RUNNING and self.has_change_permission(request, obj)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        extra = dict(extra_context or {})
+        obj = self.get_object(request, object_id)
+        if obj is not None:
+            extra["steering"] = self._buttons(request, obj)
+            if obj.status == JobStatus.RUNNING:
+                extra.update(
+                    show_save=False,
+                    show_save_and_continue=False,
+                    show_save_and_add_another=False,
+                    show_delete=False,
+                    running_notice=True,
+                )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def _buttons(self, request: HttpRequest, job: Job) -> list[dict[str, str]]:
+        if not self.has_change_permission(request, job):
+            return []
+        allowed = {
+            "run": job.status != JobStatus.RUNNING,
+            "cancel": job.status in (JobStatus.PENDING, JobStatus.RUNNING),
+            "retry": job.status == JobStatus.FAILED,
+        }
+        name = f"{self.admin_site.name}:django_jobs_job_steer"
+        return [
+            {"label": STEERING[verb][1], "url": reverse(name, args=[job.pk, verb]), "verb": verb}
+            for verb, ok in allowed.items()
+            if ok
+        ]
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except (JobStateError, InvalidJob) as exc:  # the job changed meanwhile: nothing saved
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.path)
+
+    def save_model(self, request: HttpRequest, obj: Job, form: JobForm, change: bool) -> None:
+        if change:
+            saved = actions.update(obj.pk, **form.job_changes())
+        else:
+            saved = actions.save_new(form.built)
+        _copy_row(saved, obj)
+
+    # Deleting: through actions.delete, which refuses running jobs
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        try:
+            if obj is not None and obj.status == JobStatus.RUNNING:
+                raise JobStateError(
+                    f"job {obj.pk} is running; cancel it and delete it once it stops"
+                )
+            return super().delete_view(request, object_id, extra_context)
+        except JobStateError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            url = reverse(f"{self.admin_site.name}:django_jobs_job_change", args=[obj.pk])
+            return HttpResponseRedirect(url)
+
+    def delete_model(self, request: HttpRequest, obj: Job) -> None:
+        actions.delete(obj.pk)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        refused = 0
+        for pk in queryset.values_list("pk", flat=True):
+            try:
+                actions.delete(pk)
+            except JobStateError:
+                refused += 1
+            except Job.DoesNotExist:
+                pass
+        if refused:
+            self.message_user(request, f"{refused} skipped: running", messages.WARNING)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
+        """Name the jobs and count their runs: listing a million runs would not help."""
+        jobs = list(objs)
+        runs = JobHistory.objects.filter(job__in=[job.pk for job in jobs]).count()
+        counts = {Job._meta.verbose_name_plural: len(jobs)}
+        if runs:
+            counts[JobHistory._meta.verbose_name_plural] = runs
+        perms_needed = set() if self.has_delete_permission(request) else {Job._meta.verbose_name}
+        return [str(job) for job in jobs], counts, perms_needed, []
+
+
+def _describe(job: Job) -> str:
+    try:
+        return job.get_schedule().describe()
+    except InvalidSchedule as exc:
+        return f"invalid schedule: {exc}"
+
+
+def _when(instant: datetime, zone: ZoneInfo) -> str:
+    return instant.astimezone(zone).strftime("%a %Y-%m-%d %H:%M:%S %Z")
+
+
+def _copy_row(source: Job, target: Job) -> None:
+    """Make the admin's instance the saved row, for its log entry and redirect."""
+    for field in Job._meta.concrete_fields:
+        setattr(target, field.attname, getattr(source, field.attname))
+    target._state.adding = False
+    target._state.db = source._state.db
