@@ -318,70 +318,6 @@ def delete(job: Job | int) -> None:
         locked.delete()
 
 
-# Editing a job ------------------------------------------------------------------
-
-EDITABLE_FIELDS = ("name", "handler", "data", "schedule", "timezone", "max_attempts", *JOB_OPTIONS)
-
-
-def update_job(
-    job: Job | int,
-    changes: Mapping[str, Any],
-    *,
-    run_at: datetime | None = None,
-    now: datetime | None = None,
-) -> Job:
-    """Change a job's editable fields with build_job's rules; a running job is refused.
-
-    A pending job moves to its new schedule's next slot when the schedule or
-    time zone changes, and a one-time one to ``run_at`` when given. The write
-    is conditional on the status read, so a worker that claims the job
-    meanwhile is never overwritten.
-    """
-    now = now or timezone.now()
-    pk = _pk(job)
-    unknown = set(changes) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise TypeError(f"not editable: {', '.join(sorted(unknown))}")
-    current = Job.objects.get(pk=pk)
-    if current.status == JobStatus.RUNNING:
-        raise JobStateError(f"cannot edit job {pk}: it is running; cancel it or wait")
-    values = {field: getattr(current, field) for field in EDITABLE_FIELDS} | dict(changes)
-    fresh = build_job(
-        values["handler"],
-        values["data"],
-        name=values["name"],
-        schedule=values["schedule"],
-        timezone_name=values["timezone"],
-        max_attempts=values["max_attempts"],
-        run_at=run_at,
-        now=now,
-        **{field: values[field] for field in JOB_OPTIONS},
-    )
-    update = {field: getattr(fresh, field) for field in EDITABLE_FIELDS}
-    first = _moved_next_run(current, fresh, run_at, now)
-    if first is not None:
-        update.update(next_run_at=first, scheduled_for=first)
-    if not Job.objects.filter(pk=pk, status=current.status).update(updated_at=now, **update):
-        _raise_state(pk, "edit", "its status changed meanwhile")
-    return Job.objects.get(pk=pk)
-
-
-def _moved_next_run(
-    current: Job, fresh: Job, run_at: datetime | None, now: datetime
-) -> datetime | None:
-    """A pending job's new next run after an edit, or None when it keeps its own."""
-    if current.status != JobStatus.PENDING:
-        return None
-    if fresh.schedule:
-        if (fresh.schedule, fresh.timezone) == (current.schedule, current.timezone):
-            return None
-        fresh.created_at = current.created_at  # interval slots keep their anchor
-        return fresh.next_slot(now)
-    if run_at is not None or current.schedule:
-        return run_at or now
-    return None
-
-
 def _pk(job: Job | int) -> int:
     return job.pk if isinstance(job, Job) else int(job)
 
@@ -407,3 +343,78 @@ def set_runner(running: bool) -> bool:
     if running:
         notify.job_available(None)
     return running
+
+
+# Creating and editing a job from a form or a request ------------------------------
+
+EDITABLE_FIELDS = ("name", "handler", "data", "schedule", "timezone", "max_attempts", "run_at")
+
+
+def save_new(job: Job) -> Job:
+    """Insert a job made by ``build_job()``; workers and receivers hear of it as with enqueue."""
+    job.save(force_insert=True)
+    _announce([job])
+    return job
+
+
+def update(job: Job | int, *, now: datetime | None = None, **changes: Any) -> Job:
+    """Change a job's fields with the rules that creating it follows.
+
+    Only the fields given are checked and written. On a pending job, a new
+    ``schedule`` or ``timezone`` moves ``next_run_at`` to the next slot and a
+    new ``run_at`` moves a one-time job. A running job only takes a new
+    ``name`` (the worker holds the rest); ``run_at`` on a finished job is
+    refused: trigger or retry it instead. Both raise ``JobStateError``.
+    """
+    _check_options(changes, allowed=EDITABLE_FIELDS)
+    now = now or timezone.now()
+    pk = _pk(job)
+    using = router.db_for_write(Job)
+    with transaction.atomic(using=using):
+        current = Job.objects.using(using).select_for_update().filter(pk=pk).first()
+        if current is None:
+            raise Job.DoesNotExist(f"job {pk} does not exist")
+        if current.status == JobStatus.RUNNING and set(changes) - {"name"}:
+            raise JobStateError(f"job {pk} is running; only its name can change until it stops")
+        fields = _apply_changes(current, changes, now)
+        current.save(using=using, update_fields=[*fields, "updated_at"])
+    if current.status == JobStatus.PENDING and current.next_run_at <= now:
+        notify.job_available({current.queue})
+    return current
+
+
+def _apply_changes(job: Job, changes: Mapping[str, Any], now: datetime) -> set[str]:
+    """Validate ``changes`` and set them on ``job``; returns the fields to save."""
+    cleaners = {
+        "name": clean_name,
+        "handler": clean_handler,
+        "data": clean_data,
+        "max_attempts": clean_max_attempts,
+        "queue": clean_queue,
+        "priority": clean_priority,
+        "timeout": lambda value: clean_seconds("timeout", value),
+        "misfire_grace": lambda value: clean_seconds("misfire_grace", value),
+        "allow_overlap": bool,
+    }
+    cleaned = {
+        field: cleaners[field](value) for field, value in changes.items() if field in cleaners
+    }
+    tz = clean_timezone(changes["timezone"]) if "timezone" in changes else job.timezone
+    expression = job.schedule
+    if "schedule" in changes or "timezone" in changes:
+        expression = clean_schedule(changes.get("schedule", job.schedule), tz)
+    run_at = clean_run_at(changes.get("run_at"))
+    if run_at is not None and expression:
+        raise InvalidJob(
+            "run_at", "run_at is for one-time jobs; a recurring job follows its schedule"
+        )
+    if run_at is not None and job.status != JobStatus.PENDING:
+        raise JobStateError(f"job {job.pk} is {job.status}; trigger or retry it to run it again")
+    moved = (expression, tz) != (job.schedule, job.timezone)
+    for field, value in {**cleaned, "schedule": expression, "timezone": tz}.items():
+        setattr(job, field, value)
+    fields = {*cleaned, "schedule", "timezone"}
+    if job.status == JobStatus.PENDING and (run_at is not None or (moved and expression)):
+        job.next_run_at = job.scheduled_for = run_at or job.next_slot(now)
+        fields |= {"next_run_at", "scheduled_for"}
+    return fields

@@ -1,0 +1,41 @@
+"""Service exceptions as HTTP answers, the same on every endpoint.
+
+``InvalidJob`` -> 400 ``{field: [message]}``, ``InvalidSchedule`` -> 400
+``{"schedule": [message]}``, ``JobStateError`` -> 409 ``{"detail": ...}``,
+``Job.DoesNotExist`` -> 404. They are translated before DRF's exception
+handler runs, so a project's own ``EXCEPTION_HANDLER`` still formats them.
+"""
+
+from __future__ import annotations
+
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from ..exceptions import InvalidJob, InvalidSchedule, JobStateError
+from ..models import Job
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The job's state does not allow this."
+    default_code = "conflict"
+
+
+def as_api_exception(exc: Exception) -> Exception:
+    """The DRF exception for a service exception; other exceptions pass through."""
+    if isinstance(exc, InvalidJob):
+        return exceptions.ValidationError({exc.field: [exc.message]})
+    if isinstance(exc, InvalidSchedule):
+        return exceptions.ValidationError({"schedule": [str(exc)]})
+    if isinstance(exc, JobStateError):
+        return Conflict(str(exc))
+    if isinstance(exc, Job.DoesNotExist):
+        return exceptions.NotFound("No job matches the given id.")
+    return exc
+
+
+class ServiceErrorsMixin:
+    """Answer service exceptions raised in a view with the matching status code."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        return super().handle_exception(as_api_exception(exc))  # type: ignore[misc]

@@ -1,0 +1,50 @@
+"""drf-spectacular decorators when it is installed, harmless stand-ins when it is not.
+
+The OpenAPI extra is optional: the API must import and work without it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    from drf_spectacular.types import OpenApiTypes
+    from drf_spectacular.utils import (
+        OpenApiParameter,
+        OpenApiResponse,
+        extend_schema,
+        extend_schema_field,
+        extend_schema_view,
+        inline_serializer,
+    )
+except ImportError:  # pragma: no cover - exercised only without the extra
+    OpenApiTypes = None  # type: ignore[assignment,misc]
+
+    def _passthrough(*args: Any, **kwargs: Any) -> Any:
+        return lambda target: target
+
+    extend_schema = extend_schema_field = extend_schema_view = _passthrough  # type: ignore[assignment]
+
+    class OpenApiParameter:  # type: ignore[no-redef]
+        QUERY = "query"
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    class OpenApiResponse:  # type: ignore[no-redef]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+    def inline_serializer(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]
+        return None
+
+
+__all__ = [
+    "OpenApiParameter",
+    "OpenApiResponse",
+    "OpenApiTypes",
+    "extend_schema",
+    "extend_schema_field",
+    "extend_schema_view",
+    "inline_serializer",
+]

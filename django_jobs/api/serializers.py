@@ -1,0 +1,327 @@
+"""What the API reads and writes; input is checked by the ``validation.clean_*`` rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from functools import lru_cache, partial
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework import serializers
+
+from ..actions import build_job
+from ..exceptions import InvalidJob, InvalidSchedule
+from ..models import Job, JobHistory
+from ..schedules import Schedule, parse_schedule
+from ..validation import (
+    NAME_MAX,
+    PRIORITY_RANGE,
+    QUEUE_MAX,
+    TIMEOUT_MAX,
+    clean_handler,
+    clean_max_attempts,
+    clean_name,
+    clean_priority,
+    clean_queue,
+    clean_schedule,
+    clean_seconds,
+    clean_timezone,
+)
+from .fields import (
+    CleanedCharField,
+    CleanedFloatField,
+    CleanedIntegerField,
+    DataField,
+    InstantField,
+)
+
+NEXT_RUNS = 5
+SCHEDULE_MAX = Job._meta.get_field("schedule").max_length
+TIMEZONE_MAX = Job._meta.get_field("timezone").max_length
+
+
+# Reading -----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=512)
+def _parsed(expression: str, tz: str) -> Schedule:
+    return parse_schedule(expression, tz)
+
+
+def schedule_of(job: Job) -> Schedule | None:
+    """The job's parsed schedule, cached across rows; None for one-time jobs or a bad row."""
+    if not job.schedule:
+        return None
+    try:
+        return _parsed(job.schedule, job.timezone or settings.TIME_ZONE or "UTC")
+    except (ValueError, OverflowError):
+        return None
+
+
+def upcoming(schedule: Schedule, job: Job, now: datetime, count: int = NEXT_RUNS) -> list[datetime]:
+    try:
+        return schedule.next_runs(now, count, anchor=job.created_at)
+    except (ValueError, OverflowError):
+        return []
+
+
+class ScheduleDescriptionField(serializers.CharField):
+    """The schedule in plain words; null for a one-time job."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, job: Job) -> str | None:
+        schedule = schedule_of(job)
+        return schedule.describe() if schedule else None
+
+
+class NextRunsField(serializers.ListField):
+    """The next five slots of a recurring job that can still run; empty otherwise."""
+
+    child = serializers.DateTimeField()
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, job: Job) -> list[str]:
+        schedule = schedule_of(job)
+        if schedule is None or job.is_finished:
+            return []
+        return [
+            self.child.to_representation(run) for run in upcoming(schedule, job, timezone.now())
+        ]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    """Everything on a job, plus its schedule in words and its next runs."""
+
+    worker = serializers.CharField(source="worker.name", read_only=True, allow_null=True)
+    is_recurring = serializers.BooleanField(read_only=True)
+    schedule_description = ScheduleDescriptionField()
+    next_runs = NextRunsField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "name",
+            "handler",
+            "data",
+            "schedule",
+            "timezone",
+            "is_recurring",
+            "schedule_description",
+            "next_runs",
+            "key",
+            "status",
+            "queue",
+            "priority",
+            "attempts",
+            "max_attempts",
+            "timeout",
+            "misfire_grace",
+            "allow_overlap",
+            "next_run_at",
+            "scheduled_for",
+            "last_run_at",
+            "last_error",
+            "consecutive_failures",
+            "missed_runs",
+            "cancel_requested",
+            "worker",
+            "started_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class JobHistorySerializer(serializers.ModelSerializer):
+    """One attempt at running a job; ``duration`` is in milliseconds."""
+
+    class Meta:
+        model = JobHistory
+        fields = [
+            "id",
+            "job",
+            "status",
+            "attempt",
+            "scheduled_for",
+            "worker",
+            "started_at",
+            "completed_at",
+            "error",
+            "result",
+            "duration",
+        ]
+        read_only_fields = fields
+
+
+# Writing -----------------------------------------------------------------------------
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuse keys it does not know, so a typo is an error rather than a silent no-op."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError({key: [self._refusal(key)] for key in unknown})
+        return super().to_internal_value(data)
+
+    def _refusal(self, key: str) -> str:
+        if key in JobSerializer.Meta.fields:
+            return f"{key} is set by the server and cannot be written"
+        return f"unknown field; accepted fields: {', '.join(self.fields)}"
+
+
+def _optional(field_class: type[serializers.Field], **kwargs: Any) -> serializers.Field:
+    return field_class(required=False, allow_null=True, **kwargs)
+
+
+class JobFieldsSerializer(StrictSerializer):
+    """The writable fields of a job; null means "the default"."""
+
+    name = _optional(CleanedCharField, clean=clean_name, max_length=NAME_MAX)
+    handler = CleanedCharField(clean=clean_handler, max_length=200)
+    data = _optional(DataField)
+    schedule = _optional(serializers.CharField, allow_blank=True, max_length=SCHEDULE_MAX)
+    timezone = _optional(serializers.CharField, allow_blank=True, max_length=TIMEZONE_MAX)
+    max_attempts = _optional(CleanedIntegerField, clean=clean_max_attempts, min_value=1)
+    run_at = _optional(InstantField)
+    queue = _optional(CleanedCharField, clean=clean_queue, max_length=QUEUE_MAX)
+    priority = _optional(
+        CleanedIntegerField,
+        clean=clean_priority,
+        min_value=PRIORITY_RANGE[0],
+        max_value=PRIORITY_RANGE[1],
+    )
+    timeout = _optional(
+        CleanedFloatField, clean=partial(clean_seconds, "timeout"), max_value=TIMEOUT_MAX
+    )
+    misfire_grace = _optional(
+        CleanedFloatField, clean=partial(clean_seconds, "misfire_grace"), max_value=TIMEOUT_MAX
+    )
+    allow_overlap = serializers.BooleanField(required=False)
+
+
+def service_errors(exc: ValueError) -> serializers.ValidationError:
+    if isinstance(exc, InvalidJob):
+        return serializers.ValidationError({exc.field: [exc.message]})
+    return serializers.ValidationError({"schedule": [str(exc)]})
+
+
+class JobCreateSerializer(JobFieldsSerializer):
+    """A new job: one-time, or recurring when ``schedule`` is given."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        options = {k: v for k, v in attrs.items() if k not in ("handler", "schedule", "timezone")}
+        try:
+            job = build_job(
+                attrs["handler"],
+                schedule=attrs.get("schedule") or "",
+                timezone_name=attrs.get("timezone") or "",
+                **options,
+            )
+        except (InvalidJob, InvalidSchedule, OverflowError) as exc:
+            raise service_errors(exc) from None
+        if job.schedule and _recurring_name_taken(job.name):
+            raise serializers.ValidationError(
+                {"name": [f"a recurring job named {job.name!r} already exists; update it instead"]}
+            )
+        return {"job": job}
+
+
+def _recurring_name_taken(name: str) -> bool:
+    return Job.objects.filter(Q(key=name) | (Q(name=name) & ~Q(schedule=""))).exists()
+
+
+class JobUpdateSerializer(JobFieldsSerializer):
+    """Any subset of the writable fields (PUT takes a partial body too)."""
+
+    handler = CleanedCharField(clean=clean_handler, max_length=200, required=False)
+
+
+class BulkJobSerializer(JobFieldsSerializer):
+    """One one-time job of a bulk request."""
+
+    schedule = None
+    timezone = None
+
+
+# Other endpoints ----------------------------------------------------------------------
+
+
+class RunningJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    handler = serializers.CharField()
+    started_at = serializers.DateTimeField(allow_null=True)
+
+
+class WorkerSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    hostname = serializers.CharField()
+    pid = serializers.IntegerField()
+    queues = serializers.ListField(child=serializers.CharField())
+    concurrency = serializers.IntegerField()
+    started_at = serializers.DateTimeField()
+    last_heartbeat = serializers.DateTimeField()
+    heartbeat_age = serializers.FloatField(help_text="Seconds since the last heartbeat.")
+    alive = serializers.BooleanField(help_text="Heartbeat younger than WORKER_TIMEOUT.")
+    running_jobs = RunningJobSerializer(many=True)
+
+
+class RunnerSerializer(serializers.Serializer):
+    running = serializers.BooleanField(help_text="Whether workers may take jobs.")
+    workers = WorkerSerializer(many=True)
+
+
+class HandlerSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField(help_text="The handler's docstring.")
+    is_async = serializers.BooleanField()
+    takes_ctx = serializers.BooleanField()
+
+
+class CountsByStatusSerializer(serializers.Serializer):
+    pending = serializers.IntegerField()
+    running = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+
+
+class StatsSerializer(serializers.Serializer):
+    by_status = CountsByStatusSerializer()
+    total = serializers.IntegerField()
+    due_now = serializers.IntegerField()
+    failed_attempts_24h = serializers.IntegerField()
+
+
+class SchedulePreviewRequestSerializer(StrictSerializer):
+    schedule = serializers.CharField(max_length=SCHEDULE_MAX, trim_whitespace=False)
+    timezone = _optional(serializers.CharField, allow_blank=True, max_length=TIMEZONE_MAX)
+    count = serializers.IntegerField(min_value=1, max_value=50, default=NEXT_RUNS)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            tz = clean_timezone(attrs.get("timezone"))
+            schedule = parse_schedule(clean_schedule(attrs["schedule"], tz), tz or None)
+            runs = schedule.next_runs(timezone.now(), attrs["count"])
+        except (InvalidJob, InvalidSchedule, OverflowError) as exc:
+            raise service_errors(exc) from None
+        return {"schedule": schedule, "next_runs": runs}
+
+
+class SchedulePreviewSerializer(serializers.Serializer):
+    schedule = serializers.CharField(help_text="The expression, normalised.")
+    timezone = serializers.CharField(help_text="The zone cron fields are read in.")
+    is_interval = serializers.BooleanField()
+    description = serializers.CharField()
+    next_runs = serializers.ListField(child=serializers.DateTimeField())

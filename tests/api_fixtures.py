@@ -1,0 +1,54 @@
+"""Users and API clients for the REST API tests (imported by tests/test_api*.py)."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+
+@pytest.fixture
+def staff_user(db):
+    return get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+
+
+@pytest.fixture
+def plain_user(db):
+    return get_user_model().objects.create_user("plain", password="pw")
+
+
+@pytest.fixture
+def api(staff_user):
+    """A client logged in as a staff user (session authentication)."""
+    client = APIClient()
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
+def anon_api():
+    return APIClient()
+
+
+@pytest.fixture
+def plain_api(plain_user):
+    client = APIClient()
+    client.force_login(plain_user)
+    return client
+
+
+def make_job(**fields):
+    """A job row as the worker would leave it; defaults to a pending one-time ``echo`` job."""
+    from django.utils import timezone
+
+    from django_jobs.models import Job
+
+    values = {"name": "job", "handler": "echo", "status": "pending", "next_run_at": timezone.now()}
+    values.update(fields)
+    if values["status"] != "pending" and "next_run_at" not in fields:
+        values["next_run_at"] = None
+    return Job.objects.create(**values)
+
+
+def make_worker(name="w1", **fields):
+    from django_jobs.models import Worker
+
+    return Worker.objects.create(name=name, hostname="host", pid=123, **fields)
