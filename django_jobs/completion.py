@@ -16,6 +16,7 @@ from datetime import datetime
 from django.db import transaction
 
 from . import signals
+from .bulk import update_rows
 from .conf import jobs_settings
 from .execution import Outcome
 from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
@@ -50,7 +51,7 @@ def finish(worker: Worker, items: Sequence[Finished], now: datetime, using: str)
         for item in applied:
             _transition(item, owned[item.job.pk], now)
         if applied:
-            Job.objects.using(using).bulk_update([i.job for i in applied], TRANSITION_FIELDS)
+            update_rows(Job, [i.job for i in applied], TRANSITION_FIELDS, using)
             _write_history(applied, now, using)
     for pk in set(by_id) - set(owned):
         logger.warning("dropped the outcome of a job this worker no longer holds job=%s", pk)
@@ -103,7 +104,7 @@ def _write_history(applied: list[Finished], now: datetime, using: str) -> None:
         if row.pk is not None:
             rows.append(row)
     if rows:
-        JobHistory.objects.using(using).bulk_update(rows, HISTORY_FIELDS)
+        update_rows(JobHistory, rows, HISTORY_FIELDS, using)
 
 
 def _send_signals(applied: list[Finished]) -> None:
