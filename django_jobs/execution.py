@@ -15,6 +15,7 @@ from typing import Any
 from django.db import DatabaseError, connections
 from django.utils import timezone
 
+from .models import UnreadableData
 from .registry import registry
 
 logger = logging.getLogger("django_jobs.job")
@@ -37,6 +38,12 @@ class JobContext:
         """True once somebody cancelled the job; a long handler should check and return."""
         return self._cancel.is_set()
 
+    def __reduce__(self):
+        # Crosses into a pool process without its Event: there, cancellation
+        # kills the process instead of setting a flag.
+        fields = (self.job_id, self.name, self.attempt, self.max_attempts, self.scheduled_for)
+        return (type(self), (*fields, self.logger))
+
 
 @dataclass
 class Outcome:
@@ -51,10 +58,13 @@ class Outcome:
 
 def execute(handler_name: str, data: Any, ctx: JobContext) -> Outcome:
     """Run the handler and catch everything it can throw, ``BaseException`` included."""
+    _drop_broken_connections()
     started = timezone.now()
     clock = time.perf_counter()
     try:
         entry = registry.get(handler_name)
+        if isinstance(data, UnreadableData):
+            raise ValueError(f"data is not valid JSON: {str(data)[:200]!r}")
         args = (data, ctx) if entry.takes_ctx else (data,)
         if entry.is_async:
             value = asyncio.run(entry.handler(*args))
@@ -86,9 +96,35 @@ def jsonable(value: Any) -> Any:
 
 def _end_open_transactions() -> None:
     # A handler that leaves a transaction open or a connection broken must not
-    # poison the next job this thread runs.
+    # poison the next job this thread runs. Otherwise a job ends like a Django
+    # request: CONN_MAX_AGE and CONN_HEALTH_CHECKS decide whether to keep it.
     for conn in connections.all(initialized_only=True):
-        if conn.in_atomic_block or conn.needs_rollback:
+        if conn.in_atomic_block:
+            _abandon_atomic(conn)
+        elif conn.needs_rollback:
+            conn.close()
+        else:
+            conn.close_if_unusable_or_obsolete()
+
+
+def _abandon_atomic(conn) -> None:
+    """Forget atomic blocks a handler never left; closing the connection rolls them back."""
+    conn.in_atomic_block = False
+    conn.savepoint_ids = []
+    conn.atomic_blocks = []
+    conn.savepoint_state = 0
+    conn.commit_on_exit = True
+    conn.needs_rollback = False
+    conn.closed_in_transaction = False
+    conn.close()
+
+
+def _drop_broken_connections() -> None:
+    # A handler may break this thread's connection without Django noticing
+    # (its socket shut, the server session killed): test a kept connection
+    # before the next handler gets it.
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is not None and not conn.is_usable():
             conn.close()
 
 

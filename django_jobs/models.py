@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from django.db import models
@@ -44,6 +45,34 @@ TRANSITION_FIELDS = [
 ]
 
 
+class UnreadableData(str):
+    """The raw text of a ``data`` column that does not parse as JSON."""
+
+
+class JobDataField(models.JSONField):
+    """A ``JSONField`` that marks undecodable column text instead of passing it on as a string.
+
+    Django's ``JSONField`` returns the raw text when it cannot decode it, which
+    would hand a handler a string nobody stored. Rows written by hand can hold
+    such text where the database does not check JSON (SQLite and MariaDB with
+    their checks turned off); the worker fails those jobs with a clear error.
+    """
+
+    def from_db_value(self, value, expression, connection):
+        decoded = super().from_db_value(value, expression, connection)
+        if isinstance(decoded, str) and decoded is value:
+            try:
+                json.loads(value)
+            except ValueError:
+                return UnreadableData(value)
+        return decoded
+
+    def deconstruct(self):
+        # Stored exactly like a JSONField: no migration, no schema difference.
+        name, _, args, kwargs = super().deconstruct()
+        return name, "django.db.models.JSONField", args, kwargs
+
+
 class JobQuerySet(models.QuerySet["Job"]):
     def pending(self) -> JobQuerySet:
         return self.filter(status=JobStatus.PENDING)
@@ -73,7 +102,7 @@ class Job(models.Model):
 
     name = models.CharField(max_length=200)
     handler = models.CharField(max_length=200)
-    data = models.JSONField(null=True, blank=True)
+    data = JobDataField(null=True, blank=True)
     schedule = models.CharField(max_length=200, blank=True, default="")
     # IANA zone the cron expression is read in; empty means settings.TIME_ZONE.
     timezone = models.CharField(max_length=64, blank=True, default="")
@@ -163,8 +192,19 @@ class Job(models.Model):
         self.cancel_requested = False
 
     def _next_occurrence(self, now: datetime) -> None:
-        """Move a recurring job to its next slot; missed slots collapse into that one."""
-        slot = self.next_slot(max(now, self.scheduled_for or now))
+        """Move a recurring job to its next slot; missed slots collapse into that one.
+
+        A stored schedule that no longer yields a slot (edited by hand, a zone
+        that vanished) fails the job with the reason instead of raising, so the
+        outcomes written with it in one batch are not lost.
+        """
+        try:
+            slot = self.next_slot(max(now, self.scheduled_for or now))
+        except Exception as exc:
+            self.status = JobStatus.FAILED
+            self.next_run_at = None
+            self.last_error = f"the schedule {self.schedule!r} cannot be used: {exc}"
+            return
         self.status = JobStatus.PENDING
         self.attempts = 0
         self.next_run_at = self.scheduled_for = slot
