@@ -21,12 +21,13 @@ from datetime import datetime
 from django.db import DatabaseError, InterfaceError, connections, router
 from django.utils import timezone
 
-from . import actions, claiming, liveness, notify, signals
+from . import actions, claiming, liveness, notify, overlap, signals
 from .completion import Finished, finish
 from .conf import jobs_settings
 from .execution import JobContext, Outcome, execute
 from .models import TRANSITION_FIELDS, Job, JobHistory, RunStatus
 from .models import Worker as WorkerRow
+from .pool import ProcessPool
 
 logger = logging.getLogger("django_jobs.worker")
 
@@ -63,7 +64,10 @@ class Worker:
         max_memory_mb: float | None = None,
         listen: bool = True,
         using: str | None = None,
+        pool: str = "thread",
     ) -> None:
+        if pool not in ("thread", "process"):
+            raise ValueError(f"pool must be 'thread' or 'process', not {pool!r}")
         self.queues = sorted(set(queues)) if queues else None
         self.concurrency = int(concurrency or jobs_settings.CONCURRENCY)
         self.batch_size = int(batch_size or jobs_settings.BATCH_SIZE)
@@ -76,7 +80,12 @@ class Worker:
         self.using = using or router.db_for_write(Job)
         self.row: WorkerRow | None = None
         self.stats = Stats()
-        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="django-jobs")
+        self.pool = pool
+        self._pool: ThreadPoolExecutor | ProcessPool
+        if pool == "process":
+            self._pool = ProcessPool(self.concurrency)
+        else:
+            self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="django-jobs")
         self._inflight: dict[int, InFlight] = {}
         self._done: queue.SimpleQueue[tuple[int, Outcome]] = queue.SimpleQueue()
         self._unsaved: list[Finished] = []
@@ -87,6 +96,7 @@ class Worker:
         self._next_tick = 0.0
         self._db_backoff = 0.0
         self._free_before_claim = 0
+        self._recover_after = 0.0
         self._listener: notify.Listener | None = None
 
     # Life cycle ------------------------------------------------------------
@@ -201,6 +211,7 @@ class Worker:
             return 0
         self._free_before_claim = free
         jobs = self._safely(claiming.claim, self.row, self.queues, free, now, self.using) or []
+        jobs = self._spawn_overlapping(jobs, now)
         for job in jobs:
             self._submit(job)
         self.stats.claimed += len(jobs)
@@ -217,16 +228,40 @@ class Worker:
         )
         timeout = job.timeout if job.timeout is not None else jobs_settings.DEFAULT_TIMEOUT
         deadline = time.monotonic() + float(timeout) if timeout else None
-        future = self._pool.submit(execute, job.handler, job.data, ctx)
+        if isinstance(self._pool, ProcessPool):
+            # The pool kills the process at the timeout: nothing is left to abandon.
+            timeout = float(timeout) if timeout else None
+            future = self._pool.submit(execute, job.handler, job.data, ctx, timeout=timeout)
+            deadline = None
+        else:
+            future = self._pool.submit(execute, job.handler, job.data, ctx)
         self._inflight[job.pk] = InFlight(job, ctx, future, deadline)
         future.add_done_callback(lambda f, pk=job.pk: self._on_done(pk, f))
 
     def _on_done(self, pk: int, future: Future) -> None:
         try:
-            self._done.put((pk, future.result()))
-        except BaseException:
-            pass
+            outcome = future.result()
+        except BaseException as exc:
+            # The pool lost the run (its process died, was killed or timed out).
+            now = timezone.now()
+            outcome = Outcome(pk, False, now, now, 0, error=f"{type(exc).__name__}: {exc}")
+        self._done.put((pk, outcome))
         self._wake.set()
+
+    def _spawn_overlapping(self, jobs: list[Job], now: datetime) -> list[Job]:
+        """Hand claimed slots of jobs that allow overlap to child runs (see ``overlap``)."""
+        if not any(overlap.overlaps(job) for job in jobs):
+            return jobs
+        runs = self._safely(overlap.spawn_runs, self.row, jobs, now, self.using)
+        if runs is not None:
+            return runs
+        # Could not hand them over: fail this attempt, so they are retried, not stranded.
+        for job in jobs:
+            if overlap.overlaps(job):
+                error = "could not start the overlapping run: the database was unavailable"
+                outcome = Outcome(job.pk, False, now, now, 0, error=error)
+                self._unsaved.append(Finished(job, outcome))
+        return [job for job in jobs if not overlap.overlaps(job)]
 
     def _collect(self, now: datetime) -> None:
         batch = self._unsaved
@@ -291,8 +326,14 @@ class Worker:
         self._runner_on = actions.runner_running()
         for pk in liveness.cancel_requests(self.row, self.using):
             if pk in self._inflight:
-                self._inflight[pk].ctx._cancel.set()
-        liveness.recover_lost(now, self.using)
+                self._cancel(self._inflight[pk])
+        if clock >= self._recover_after:
+            liveness.recover_lost(now, self.using)
+
+    def _cancel(self, entry: InFlight) -> None:
+        entry.ctx._cancel.set()
+        if isinstance(self._pool, ProcessPool):
+            self._pool.kill(entry.future, "cancelled: the process running the job was killed")
 
     def _release_unfinished(self, now: datetime) -> None:
         """Put back jobs that did not finish in the grace period, and the claimed-unstarted."""
@@ -357,7 +398,14 @@ class Worker:
             result = fn(*args)
         except DB_ERRORS:
             self._healthy = False
-            self._db_backoff = min(30.0, max(0.5, self._db_backoff * 2))
+            # Reconnect well within WORKER_TIMEOUT, so an outage the database
+            # recovers from quickly does not make live workers look dead.
+            timeout = float(jobs_settings.WORKER_TIMEOUT)
+            cap = min(30.0, max(0.5, timeout / 4))
+            self._db_backoff = min(cap, max(0.5, self._db_backoff * 2))
+            # Peers were cut off too: give them one WORKER_TIMEOUT to heartbeat
+            # again before declaring anybody dead.
+            self._recover_after = time.monotonic() + timeout
             logger.warning(
                 "database unavailable during %s; retrying in %.1fs",
                 getattr(fn, "__name__", fn),

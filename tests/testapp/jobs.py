@@ -76,3 +76,66 @@ def interrupts(data):
 @handler
 def unserialisable(data):
     return object()
+
+
+@handler
+def hard_exit(data):
+    """Leave the process at once, as a handler calling os._exit would."""
+    os._exit(int((data or {}).get("code", 7)))
+
+
+@handler
+def segfault(data):
+    """Crash the interpreter."""
+    import ctypes
+
+    ctypes.string_at(0)
+
+
+@handler
+def broken_sql(data):
+    """Fail a statement inside a transaction and let the error escape."""
+    from django.db import connection, transaction
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM django_jobs_no_such_table")
+    return "unreachable"
+
+
+@handler
+def open_transaction(data):
+    """Enter a transaction and never leave it."""
+    from django.db import transaction
+
+    transaction.atomic().__enter__()
+    from django_jobs.models import Job
+
+    Job.objects.filter(pk=-1).update(name="x")
+    return None
+
+
+@handler
+def break_connection(data):
+    """Have the server end this connection, and return as if nothing happened."""
+    from django.db import DatabaseError, connection
+
+    statements = {
+        "postgresql": "SELECT pg_terminate_backend(pg_backend_pid())",
+        "mysql": "KILL CONNECTION_ID()",
+    }
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(statements[connection.vendor])
+    except DatabaseError:
+        pass
+    connection.errors_occurred = False  # Django must not learn about it from us
+    return None
+
+
+@handler
+def uses_db(data):
+    """Read from the database, so a broken connection would show."""
+    from django_jobs.models import Job
+
+    return {"jobs": Job.objects.count()}

@@ -49,6 +49,13 @@ class Command(BaseCommand):
             metavar="MB",
             help="Exit (0) once resident memory passes this many MB.",
         )
+        parser.add_argument(
+            "--pool",
+            choices=["thread", "process"],
+            default="thread",
+            help="Run handlers in threads (default) or in child processes, "
+            "where a timeout kills the process running the job.",
+        )
         parser.add_argument("--no-listen", action="store_true", help="Poll only; no LISTEN/NOTIFY.")
         parser.add_argument(
             "--no-sync",
@@ -72,6 +79,7 @@ class Command(BaseCommand):
             max_jobs=options["max_jobs"],
             max_memory_mb=options["max_memory"],
             listen=not options["no_listen"],
+            pool=options["pool"],
         )
         if options["once"]:
             worker.run_once()
