@@ -7,12 +7,12 @@ from rest_framework.test import APIClient
 
 @pytest.fixture
 def staff_user(db):
-    return get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    return get_user_model().objects.create_user("staff", is_staff=True)
 
 
 @pytest.fixture
 def plain_user(db):
-    return get_user_model().objects.create_user("plain", password="pw")
+    return get_user_model().objects.create_user("plain")
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def plain_api(plain_user):
     return client
 
 
-def make_job(**fields):
+def _make_job(**fields):
     """A job row as the worker would leave it; defaults to a pending one-time ``echo`` job."""
     from django.utils import timezone
 
@@ -48,7 +48,17 @@ def make_job(**fields):
     return Job.objects.create(**values)
 
 
-def make_worker(name="w1", **fields):
+def _make_worker(name="w1", **fields):
     from django_jobs.models import Worker
 
     return Worker.objects.create(name=name, hostname="host", pid=123, **fields)
+
+
+@pytest.fixture
+def make_job(db):
+    return _make_job
+
+
+@pytest.fixture
+def make_worker(db):
+    return _make_worker

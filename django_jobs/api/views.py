@@ -14,6 +14,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from .. import actions
@@ -57,7 +58,14 @@ def _errors(*codes: int) -> dict[int, Any]:
 
 
 class JobsAPIView(ServiceErrorsMixin):
-    """Permissions from ``DJANGO_JOBS["API_PERMISSION_CLASSES"]``; service errors as HTTP."""
+    """Permissions from ``DJANGO_JOBS["API_PERMISSION_CLASSES"]``; service errors as HTTP.
+
+    Authentication is the project's ``REST_FRAMEWORK`` default, read per request
+    rather than when this module was imported.
+    """
+
+    def get_authenticators(self) -> list[Any]:
+        return [auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
 
     def get_permissions(self) -> list[Any]:
         return configured_permissions()
