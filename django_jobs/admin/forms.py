@@ -81,6 +81,7 @@ class JobForm(forms.ModelForm):
                 "Empty: a one-time job."
             )
         if "timezone" in self.fields:
+            self.fields["timezone"].label = "Time zone"
             self.fields["timezone"].help_text = (
                 "IANA time zone the cron fields are read in, e.g. Europe/Paris. "
                 "Empty: the site's TIME_ZONE."
