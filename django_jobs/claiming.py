@@ -1,10 +1,11 @@
 """Taking due jobs for one worker: the one place that knows each database's quirks.
 
-PostgreSQL and SQLite claim a batch in one ``UPDATE ... WHERE id IN (SELECT
-... LIMIT n) RETURNING``: on PostgreSQL the sub-select locks with ``FOR UPDATE
-SKIP LOCKED`` so workers never wait on each other; SQLite has one writer at a
-time and the ``status = 'pending'`` condition decides ownership. MySQL and
-MariaDB lack ``UPDATE ... RETURNING``: they lock the batch with
+PostgreSQL claims a batch and writes its history rows in one statement: a
+``FOR UPDATE SKIP LOCKED`` pick, so workers never wait on each other, feeding
+an ``UPDATE ... RETURNING`` and an ``INSERT`` in data-modifying CTEs. SQLite
+has one writer at a time: ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) AND
+status = 'pending' RETURNING`` decides ownership. MySQL and MariaDB lack
+``UPDATE ... RETURNING``: they lock the batch with
 ``select_for_update(skip_locked=True)`` and update it in the same transaction.
 The history row of each attempt is written in the claim transaction; its
 unique (job, slot, attempt) makes a second run of the same slot impossible.
@@ -17,6 +18,8 @@ from datetime import datetime, timedelta
 
 from django.db import connections, transaction
 
+from .bulk import update_rows
+from .completion import save_history
 from .conf import jobs_settings
 from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
 
@@ -27,18 +30,24 @@ def claim(
     """Mark up to ``limit`` due jobs as running for ``worker`` and return them."""
     if limit <= 0:
         return []
-    with transaction.atomic(using=using):
-        if connections[using].vendor in ("postgresql", "sqlite"):
-            jobs = _claim_returning(worker, queues, limit, now, using)
-        else:
-            jobs = _claim_locking(worker, queues, limit, now, using)
-        if not jobs:
-            return []
-        jobs.sort(key=lambda job: (-job.priority, job.next_run_at, job.pk))
-        runnable, missed = _split_missed(jobs, now)
-        _write_history(worker, runnable, missed, now, using)
-        if missed:
-            Job.objects.using(using).bulk_update(missed, TRANSITION_FIELDS)
+    vendor = connections[using].vendor
+    if vendor == "postgresql":
+        # One statement claims and writes the history rows: no BEGIN/COMMIT round trips.
+        jobs = _claim_returning(worker, queues, limit, now, using)
+    else:
+        with transaction.atomic(using=using):
+            if vendor == "sqlite":
+                jobs = _claim_returning(worker, queues, limit, now, using)
+            else:
+                jobs = _claim_locking(worker, queues, limit, now, using)
+            if jobs and jobs_settings.ENABLE_HISTORY:
+                JobHistory.objects.using(using).bulk_create([job.run_history for job in jobs])
+    if not jobs:
+        return []
+    jobs.sort(key=lambda job: (-job.priority, job.next_run_at, job.pk))
+    runnable, missed = _split_missed(jobs, now)
+    if missed:
+        _skip_missed(missed, now, using)
     return runnable
 
 
@@ -69,23 +78,52 @@ def _claim_returning(
         # the planner may re-run it and take more rows than LIMIT.
         returning = ", ".join(f"{table}.{qn(f.column)}" for f in fields)
         sql = (
-            f"WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED) "
-            f"UPDATE {table} {assign} FROM picked WHERE {table}.{qn('id')} = picked.{qn('id')} "
-            f"AND {table}.{qn('status')} = %s RETURNING {returning}"
+            f"WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED), "
+            f"claimed AS (UPDATE {table} {assign} FROM picked "
+            f"WHERE {table}.{qn('id')} = picked.{qn('id')} AND {table}.{qn('status')} = %s "
+            f"RETURNING {returning})"
         )
         args = [*sub_params, limit, *params, JobStatus.PENDING]
+        selected = ", ".join(f"claimed.{qn(f.column)}" for f in fields)
+        if jobs_settings.ENABLE_HISTORY:
+            history = qn(JobHistory._meta.db_table)
+            sql += (
+                f", hist AS (INSERT INTO {history} ({qn('job_id')}, {qn('status')}, "
+                f"{qn('attempt')}, {qn('scheduled_for')}, {qn('worker')}, {qn('started_at')}, "
+                f"{qn('error')}) SELECT {qn('id')}, %s, {qn('attempts')}, {qn('scheduled_for')}, "
+                f"%s, %s, '' FROM claimed RETURNING {qn('id')}, {qn('job_id')}) "
+                f"SELECT {selected}, hist.{qn('id')} FROM claimed "
+                f"LEFT JOIN hist ON hist.{qn('job_id')} = claimed.{qn('id')}"
+            )
+            args += [RunStatus.RUNNING, worker.name, conv(now)]
+        else:
+            sql += f" SELECT {selected}, NULL FROM claimed"
     else:
         sql = (
             f"UPDATE {table} {assign} WHERE {qn('id')} IN ({pick}) "
-            f"AND {qn('status')} = %s RETURNING {columns}"
+            f"AND {qn('status')} = %s RETURNING {columns}, NULL"
         )
         args = [*params, *sub_params, limit, JobStatus.PENDING]
     with connection.cursor() as cursor:
         cursor.execute(sql, args)
         rows = cursor.fetchall()
-    return [
-        Job.from_db(using, [f.attname for f in fields], _convert(row, connection)) for row in rows
-    ]
+    names = [f.attname for f in fields]
+    jobs = []
+    for row in rows:
+        job = Job.from_db(using, names, _convert(row[:-1], connection))
+        _attach_history(job, worker, now, history_id=row[-1])
+        jobs.append(job)
+    return jobs
+
+
+def _attach_history(job: Job, worker: Worker, now: datetime, history_id: int | None) -> None:
+    """Give the job the history row of this attempt (written, or to be written)."""
+    job.run_history = None
+    if jobs_settings.ENABLE_HISTORY:
+        job.run_history = _history_row(job, worker, now, RunStatus.RUNNING)
+        job.run_history.pk = history_id
+        if history_id is not None:
+            job.run_history._state.adding = False
 
 
 def _convert(row: Sequence, connection) -> list:
@@ -120,6 +158,7 @@ def _claim_locking(
         job.worker_id = worker.pk
         job.attempts += 1
         job.started_at = job.last_run_at = job.updated_at = now
+        _attach_history(job, worker, now, history_id=None)
     return jobs
 
 
@@ -143,25 +182,23 @@ def _split_missed(jobs: list[Job], now: datetime) -> tuple[list[Job], list[Job]]
     return runnable, missed
 
 
-def _write_history(
-    worker: Worker, runnable: list[Job], missed: list[Job], now: datetime, using: str
-) -> None:
-    rows = []
-    for job in runnable:
-        job.run_history = None
-        if jobs_settings.ENABLE_HISTORY:
-            job.run_history = _history_row(job, worker, now, RunStatus.RUNNING)
-            rows.append(job.run_history)
-    for job in missed:
-        row = _history_row(job, worker, now, RunStatus.MISSED)
-        row.completed_at = now
-        row.error = f"slot {job.scheduled_for.isoformat()} missed its misfire grace"
-        row.duration = 0
-        rows.append(row)
-        job.mark_missed(now)
-        job.updated_at = now
-    if rows:
-        JobHistory.objects.using(using).bulk_create(rows)
+def _skip_missed(missed: list[Job], now: datetime, using: str) -> None:
+    """Record skipped slots in history and move their jobs to the next slot."""
+    with transaction.atomic(using=using):
+        rows = []
+        for job in missed:
+            row = job.run_history
+            if row is not None:
+                row.status = RunStatus.MISSED
+                row.completed_at = now
+                row.error = f"slot {job.scheduled_for.isoformat()} missed its misfire grace"
+                row.duration = 0
+                rows.append(row)
+            job.mark_missed(now)
+            job.updated_at = now
+        if rows:
+            save_history(rows, using)
+        update_rows(Job, missed, TRANSITION_FIELDS, using)
 
 
 def _history_row(job: Job, worker: Worker, now: datetime, status: str) -> JobHistory:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connections, transaction
 
 from . import signals
 from .bulk import update_rows
@@ -40,6 +40,19 @@ def finish(worker: Worker, items: Sequence[Finished], now: datetime, using: str)
     if not items:
         return []
     by_id = {item.job.pk: item for item in items}
+    if connections[using].vendor == "postgresql":
+        applied = _finish_in_one_statement(worker, by_id, now, using)
+    else:
+        applied = _finish_locking(worker, by_id, now, using)
+    for pk in set(by_id) - {item.job.pk for item in applied}:
+        logger.warning("dropped the outcome of a job this worker no longer holds job=%s", pk)
+    _send_signals(applied)
+    return applied
+
+
+def _finish_locking(
+    worker: Worker, by_id: dict[int, Finished], now: datetime, using: str
+) -> list[Finished]:
     with transaction.atomic(using=using):
         owned = dict(
             Job.objects.using(using)
@@ -52,11 +65,110 @@ def finish(worker: Worker, items: Sequence[Finished], now: datetime, using: str)
             _transition(item, owned[item.job.pk], now)
         if applied:
             update_rows(Job, [i.job for i in applied], TRANSITION_FIELDS, using)
-            _write_history(applied, now, using)
-    for pk in set(by_id) - set(owned):
-        logger.warning("dropped the outcome of a job this worker no longer holds job=%s", pk)
-    _send_signals(applied)
+            save_history(_history_rows(applied), using)
     return applied
+
+
+# Fields a cancelled job changes (mark_cancelled); it keeps its other values.
+_CANCEL_SETS = {"status", "next_run_at", "worker", "started_at", "cancel_requested", "updated_at"}
+
+
+def _finish_in_one_statement(
+    worker: Worker, by_id: dict[int, Finished], now: datetime, using: str
+) -> list[Finished]:
+    """PostgreSQL: lock what this worker still holds, update jobs and history, in one statement.
+
+    Transitions are computed as if nobody asked to cancel; the statement
+    applies the cancel rule itself for rows whose ``cancel_requested`` is set,
+    so no lock is held across a round trip.
+    """
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    for item in by_id.values():
+        _transition(item, False, now)
+    job_fields = [Job._meta.get_field(name) for name in TRANSITION_FIELDS]
+    hist_fields = [JobHistory._meta.get_field(name) for name in HISTORY_FIELDS]
+    columns = [
+        "id",
+        *(f.column for f in job_fields),
+        "hid",
+        *(f"h_{f.column}" for f in hist_fields),
+    ]
+    casts = [
+        "bigint",
+        *(f.db_type(connection) for f in job_fields),
+        "bigint",
+        *(f.db_type(connection) for f in hist_fields),
+    ]
+    columns.append("ok")
+    casts.append("boolean")
+    rows = []
+    for item in by_id.values():
+        job, row = item.job, getattr(item.job, "run_history", None)
+        if row is not None:
+            _fill_history(row, item)
+        values = [job.pk]
+        values += [f.get_db_prep_save(getattr(job, f.attname), connection) for f in job_fields]
+        values.append(row.pk if row is not None else None)
+        values += [
+            f.get_db_prep_save(getattr(row, f.attname) if row else None, connection)
+            for f in hist_fields
+        ]
+        values.append(item.outcome.ok)
+        rows.append(values)
+    first = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+    rest = "(" + ", ".join(["%s"] * len(casts)) + ")"
+    values_sql = ", ".join([first] + [rest] * (len(rows) - 1))
+    job_table, hist_table = qn(Job._meta.db_table), qn(JobHistory._meta.db_table)
+
+    def job_set(field) -> str:
+        col = qn(field.column)
+        if field.name == "status":
+            return f"{col} = CASE WHEN o.cancel_requested THEN %s ELSE v.{col} END"
+        if field.name == "next_run_at":
+            return f"{col} = CASE WHEN o.cancel_requested THEN NULL ELSE v.{col} END"
+        if field.name == "last_error":
+            return f"{col} = CASE WHEN o.cancel_requested AND v.ok THEN j.{col} ELSE v.{col} END"
+        if field.name in _CANCEL_SETS:
+            return f"{col} = v.{col}"
+        return f"{col} = CASE WHEN o.cancel_requested THEN j.{col} ELSE v.{col} END"
+
+    def hist_set(field) -> str:
+        col = qn(field.column)
+        if field.name == "status":
+            cancelled = "d.cancel_requested AND NOT v.ok"
+            return f"{col} = CASE WHEN {cancelled} THEN %s ELSE v.h_{field.column} END"
+        return f"{col} = v.h_{field.column}"
+
+    sql = (
+        f"WITH v ({', '.join(columns)}) AS (VALUES {values_sql}), "
+        f"owned AS MATERIALIZED (SELECT j.id, j.cancel_requested FROM {job_table} j "
+        f"JOIN v ON v.id = j.id WHERE j.worker_id = %s AND j.status = %s FOR UPDATE OF j), "
+        f"done AS (UPDATE {job_table} AS j SET {', '.join(job_set(f) for f in job_fields)} "
+        f"FROM v JOIN owned o ON o.id = v.id WHERE j.id = v.id "
+        f"RETURNING j.id, o.cancel_requested), "
+        f"hist AS (UPDATE {hist_table} AS h SET {', '.join(hist_set(f) for f in hist_fields)} "
+        f"FROM v JOIN done d ON d.id = v.id WHERE h.id = v.hid) "
+        f"SELECT id, cancel_requested FROM done"
+    )
+    params = [value for row in rows for value in row]
+    params += [worker.pk, JobStatus.RUNNING, JobStatus.CANCELLED, RunStatus.CANCELLED]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        done = dict(cursor.fetchall())
+    applied = [item for pk, item in by_id.items() if pk in done]
+    for item in applied:
+        if done[item.job.pk]:
+            _apply_cancel_in_memory(item)
+    return applied
+
+
+def _apply_cancel_in_memory(item: Finished) -> None:
+    item.job.mark_cancelled()
+    item.will_retry = False
+    item.history_status = RunStatus.COMPLETED if item.outcome.ok else RunStatus.CANCELLED
+    if item.job.run_history is not None:
+        item.job.run_history.status = item.history_status
 
 
 def _transition(item: Finished, cancel_requested: bool, now: datetime) -> None:
@@ -83,12 +195,27 @@ def _transition(item: Finished, cancel_requested: bool, now: datetime) -> None:
     item.history_status = RunStatus.FAILED
 
 
-def _write_history(applied: list[Finished], now: datetime, using: str) -> None:
+def _fill_history(row: JobHistory, item: Finished) -> None:
+    row.status = item.history_status
+    row.completed_at = item.outcome.finished_at
+    row.error = item.outcome.error
+    row.result = item.outcome.result
+    row.duration = item.outcome.duration_ms
+
+
+def _history_rows(applied: list[Finished]) -> list[JobHistory]:
     rows = []
     for item in applied:
         row = getattr(item.job, "run_history", None)
-        if row is None:
-            continue
+        if row is not None:
+            _fill_history(row, item)
+            rows.append(row)
+    return rows
+
+
+def save_history(rows: list[JobHistory], using: str) -> None:
+    """Write the outcome fields of attempts' history rows, in one statement."""
+    for row in rows:
         if row.pk is None:  # MySQL does not return ids from a bulk insert
             row.pk = (
                 JobHistory.objects.using(using)
@@ -96,15 +223,7 @@ def _write_history(applied: list[Finished], now: datetime, using: str) -> None:
                 .values_list("pk", flat=True)
                 .first()
             )
-        row.status = item.history_status
-        row.completed_at = item.outcome.finished_at
-        row.error = item.outcome.error
-        row.result = item.outcome.result
-        row.duration = item.outcome.duration_ms
-        if row.pk is not None:
-            rows.append(row)
-    if rows:
-        update_rows(JobHistory, rows, HISTORY_FIELDS, using)
+    update_rows(JobHistory, [row for row in rows if row.pk is not None], HISTORY_FIELDS, using)
 
 
 def _send_signals(applied: list[Finished]) -> None:

@@ -297,3 +297,56 @@ def test_max_jobs_bounds_what_a_worker_claims():
     worker = Worker(listen=False, max_jobs=2)
     assert worker.run_once() == 2
     assert Job.objects.filter(status="completed").count() == 2
+
+
+def _run_in_background(**kwargs):
+    import threading
+
+    worker = Worker(listen=False, **kwargs)
+    thread = threading.Thread(target=worker.run_once)
+    thread.start()
+    return thread
+
+
+def _wait_for(condition, timeout=10.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.mark.parametrize("recurring", [False, True])
+def test_cancelling_a_running_job_stops_it_cooperatively_without_retry(recurring):
+    data = {"seconds": 10}
+    if recurring:
+        job = schedule("long", "sleep", "1s", data)
+        Job.objects.filter(pk=job.pk).update(next_run_at=timezone.now())
+    else:
+        job = enqueue("sleep", data)
+    thread = _run_in_background()
+    _wait_for(lambda: Job.objects.get(pk=job.pk).status == JobStatus.RUNNING)
+    actions.cancel(job)
+    thread.join(timeout=15)
+    assert not thread.is_alive()
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert job.next_run_at is None
+    entry = JobHistory.objects.get(job=job)
+    assert entry.status == RunStatus.COMPLETED  # the handler saw ctx.cancelled and returned
+    assert entry.result == {"stopped": "cancelled"}
+
+
+def test_cancelled_running_job_that_fails_is_not_retried():
+    job = enqueue("sleep", {"seconds": 10, "fail_when_cancelled": True}, max_attempts=5)
+    thread = _run_in_background()
+    _wait_for(lambda: Job.objects.get(pk=job.pk).status == JobStatus.RUNNING)
+    actions.cancel(job)
+    thread.join(timeout=15)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert "cancelled while running" in job.last_error
+    assert JobHistory.objects.get(job=job).status == RunStatus.CANCELLED

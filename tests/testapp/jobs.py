@@ -41,6 +41,8 @@ async def async_echo(data):
 def sleep(data, ctx):
     deadline = time.monotonic() + float(data.get("seconds", 1))
     while time.monotonic() < deadline:
+        if ctx.cancelled and data.get("fail_when_cancelled"):
+            raise RuntimeError("cancelled while running")
         if ctx.cancelled and data.get("cooperative", True):
             return {"stopped": "cancelled"}
         time.sleep(0.01)
