@@ -1,0 +1,111 @@
+"""Enqueue side of the benchmark: ``python client.py <system> <op> ...`` prints JSON.
+
+Ops:
+  single N LIMIT   enqueue up to N jobs one at a time, stopping after LIMIT seconds
+  bulk N           enqueue N jobs through the system's bulk API (or report n/a)
+  fill N LIMIT     put N jobs in the queue the fastest way the system offers
+  latency N FILE   enqueue N probes 20-50 ms apart; FILE gets "i time" per enqueue
+"""
+
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+SETTINGS = {
+    "django-jobs": "bench_djjobs.settings",
+    "django-tasks-db": "bench_tasksdb.settings",
+    "django-q2": "bench_q2.settings",
+    "procrastinate": "bench_procrastinate.settings",
+}
+
+
+def setup(system: str):
+    """Configure the system; return (enqueue_one(i), enqueue_bulk(n) or None)."""
+    if system in SETTINGS:
+        os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS[system]
+        import django
+
+        django.setup()
+    if system == "django-jobs":
+        from django_jobs import enqueue, enqueue_many
+
+        def bulk(n):
+            enqueue_many([{} for _ in range(n)], handler="noop")
+
+        return (lambda i=None: enqueue("noop", None if i is None else {"i": i})), bulk
+    if system == "django-tasks-db":
+        from bench_tasksdb.tasks import noop
+
+        return (lambda i=None: noop.enqueue(i)), None
+    if system == "django-q2":
+        from django_q.tasks import async_task
+
+        return (lambda i=None: async_task("bench_q2.tasks.noop", i)), None
+    if system == "procrastinate":
+        from bench_procrastinate.tasks import noop
+
+        def bulk(n):
+            noop.batch_defer(*({} for _ in range(n)))
+
+        return (lambda i=None: noop.defer(i=i)), bulk
+    if system == "huey":
+        from bench_huey.app import noop
+
+        return (lambda i=None: noop(i)), None
+    raise SystemExit(f"unknown system {system}")
+
+
+def main(system: str, op: str, *args: str) -> dict:
+    one, bulk = setup(system)
+    one()  # connect and warm up outside the timing
+    if op == "single":
+        n, limit = int(args[0]), float(args[1])
+        return _singles(one, n, limit)
+    if op == "bulk":
+        n = int(args[0])
+        if bulk is None:
+            return {"n": 0, "seconds": 0.0, "na": True}
+        start = time.perf_counter()
+        for chunk in range(0, n, 10_000):
+            bulk(min(10_000, n - chunk))
+        return {"n": n, "seconds": time.perf_counter() - start}
+    if op == "fill":  # "n" counts the warm-up job too: it is in the queue
+        n, limit = int(args[0]), float(args[1])
+        if bulk is None:
+            filled = _singles(one, n - 1, limit)
+        else:
+            start = time.perf_counter()
+            for chunk in range(0, n - 1, 10_000):
+                bulk(min(10_000, n - 1 - chunk))
+            filled = {"n": n - 1, "seconds": time.perf_counter() - start}
+        return {**filled, "n": filled["n"] + 1}
+    if op == "latency":
+        n, path = int(args[0]), args[1]
+        stamps = []
+        for i in range(n):
+            time.sleep(random.uniform(0.020, 0.050))
+            stamps.append((i, time.time()))
+            one(i)
+        Path(path).write_text("".join(f"{i} {t!r}\n" for i, t in stamps))
+        return {"n": n}
+    raise SystemExit(f"unknown op {op}")
+
+
+def _singles(one, n: int, limit: float) -> dict:
+    start = time.perf_counter()
+    done = 0
+    while done < n:
+        one()
+        done += 1
+        if done % 100 == 0 and time.perf_counter() - start > limit:
+            break
+    return {"n": done, "seconds": time.perf_counter() - start}
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(*sys.argv[1:])))

@@ -1,0 +1,678 @@
+"""Benchmark django-jobs beside its peers on one PostgreSQL server, in one run.
+
+    bench/setup.sh                      # once: bench/.venv with django-jobs and the peers
+    bench/.venv/bin/python bench/run.py [--quick] [--systems django-jobs,huey] [--sweep]
+
+Every system gets a fresh database ``bench_<system>``. Workers run as
+subprocesses started after the queue is filled; a drain is timed from their
+start until the database shows every job done. See bench/README.md for the
+method of each figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psycopg
+
+HERE = Path(__file__).resolve().parent
+PEERS = HERE / "peers"
+RESULTS = HERE / "results"
+PY = sys.executable
+PG = {
+    "host": os.environ.get("BENCH_PGHOST", "127.0.0.1"),
+    "port": os.environ.get("BENCH_PGPORT", "5432"),
+    "user": os.environ.get("BENCH_PGUSER", "postgres"),
+}
+KEEP_TABLES = ("django_migrations", "django_content_type", "auth_permission")
+
+
+@dataclass
+class System:
+    name: str
+    settings: str | None  # Django settings module, None for huey
+    done_sql: str  # how many jobs finished
+    left_sql: str = ""  # huey: jobs still queued (done = filled - left)
+    worker_args: list[str] = field(default_factory=list)
+    one_cluster: bool = False  # django-q2: N worker processes inside one cluster
+
+    @property
+    def db(self) -> str:
+        return "bench_" + self.name.replace("-", "_")
+
+    def worker_commands(self, procs: int, extra: list[str] | None = None) -> list[list[str]]:
+        base = [PY, str(PEERS / "manage.py")] if self.settings else []
+        cmd = base + self.worker_args + (extra or [])
+        return [cmd] if self.one_cluster else [cmd] * procs
+
+
+SYSTEMS = {
+    s.name: s
+    for s in [
+        System(
+            "django-jobs",
+            "bench_djjobs.settings",
+            "SELECT count(*) FROM django_jobs_job WHERE status = 'completed'",
+            worker_args=["runjobs", "--no-sync"],
+        ),
+        System(
+            "django-tasks-db",
+            "bench_tasksdb.settings",
+            "SELECT count(*) FROM django_tasks_database_dbtaskresult WHERE status = 'SUCCESSFUL'",
+            worker_args=["db_worker", "--no-startup-delay"],
+        ),
+        System(
+            "django-q2",
+            "bench_q2.settings",
+            "SELECT count(*) FROM django_q_task WHERE success",
+            worker_args=["qcluster"],
+            one_cluster=True,
+        ),
+        System(
+            "procrastinate",
+            "bench_procrastinate.settings",
+            "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'",
+            worker_args=["procrastinate", "worker"],
+        ),
+        System(
+            "huey",
+            None,
+            "",
+            left_sql="SELECT count(*) FROM task",
+            worker_args=[str(Path(PY).parent / "huey_consumer"), "bench_huey.app.huey"],
+        ),
+    ]
+}
+
+
+# Databases -----------------------------------------------------------------------
+
+
+def pg(db: str = "test", autocommit: bool = True) -> psycopg.Connection:
+    return psycopg.connect(dbname=db, autocommit=autocommit, **PG)
+
+
+def fresh_database(system: System) -> None:
+    with pg() as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {system.db} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {system.db}")
+    if system.settings:
+        run([PY, str(PEERS / "manage.py"), "migrate", "-v0"], env_for(system))
+    else:
+        client(system, "single", "1", "10")  # SqlHuey creates its tables
+
+
+def empty_queue(system: System, sqlite_path: str = "") -> None:
+    """Delete every job and result, keep the schema; ANALYZE so plans see the new size."""
+    if sqlite_path:
+        with sqlite3.connect(sqlite_path) as conn:
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name LIKE 'django_jobs_%'"
+            ).fetchall():
+                conn.execute(f'DELETE FROM "{name}"')
+        return
+    with pg(system.db) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            ).fetchall()
+            if row[0] not in KEEP_TABLES
+        ]
+        if tables:
+            conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
+def analyze(system: System) -> None:
+    with pg(system.db) as conn:
+        conn.execute("ANALYZE")
+
+
+class Counter:
+    """How many of ``filled`` jobs are done, read from the system's database."""
+
+    def __init__(self, system: System, filled: int, sqlite_path: str = "") -> None:
+        self.system, self.filled, self.sqlite_path = system, filled, sqlite_path
+        if sqlite_path:
+            self.conn = sqlite3.connect(sqlite_path, timeout=20)
+        else:
+            self.conn = pg(system.db)
+
+    def done(self) -> int:
+        if self.sqlite_path:
+            return self.conn.execute(self.system.done_sql).fetchone()[0]
+        if self.system.left_sql:
+            return self.filled - self.conn.execute(self.system.left_sql).fetchone()[0]
+        return self.conn.execute(self.system.done_sql).fetchone()[0]
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+# Processes -----------------------------------------------------------------------
+
+
+def env_for(system: System, sqlite_path: str = "", **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        BENCH_DB=system.db,
+        BENCH_SQLITE=sqlite_path,
+        PYTHONPATH=str(PEERS),
+        PYTHONUNBUFFERED="1",
+    )
+    if system.settings:
+        env["DJANGO_SETTINGS_MODULE"] = system.settings
+    env.update(extra)
+    return env
+
+
+def run(cmd: list[str], env: dict[str, str]) -> str:
+    done = subprocess.run(cmd, env=env, cwd=PEERS, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+    return done.stdout
+
+
+def client(system: System, op: str, *args: str, sqlite_path: str = "") -> dict:
+    out = run([PY, str(PEERS / "client.py"), system.name, op, *args], env_for(system, sqlite_path))
+    return json.loads(out.strip().splitlines()[-1])
+
+
+class Workers:
+    """Worker subprocesses, each in its own session so that stopping reaches its children."""
+
+    def __init__(self, commands: list[list[str]], env: dict[str, str], log: Path) -> None:
+        self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self.procs = [
+            subprocess.Popen(
+                cmd,
+                env=env,
+                cwd=PEERS,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            for cmd in commands
+        ]
+
+    def alive(self) -> bool:
+        return all(p.poll() is None for p in self.procs)
+
+    def peak_rss_mb(self) -> tuple[float, float]:
+        """(largest VmHWM of one process, sum over every process) of the workers' trees."""
+        peaks = [_vm_hwm(pid) for p in self.procs for pid in _tree(p.pid)]
+        peaks = [kb for kb in peaks if kb]
+        return (max(peaks, default=0) / 1024, sum(peaks) / 1024)
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for p in self.procs:
+            try:
+                p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        self.log.close()
+
+
+def _tree(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def _vm_hwm(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+# Measurements --------------------------------------------------------------------
+
+
+@dataclass
+class Drain:
+    jobs: int
+    seconds: float
+    complete: bool
+    rss_mb: float = 0.0
+    rss_tree_mb: float = 0.0
+    statements: int | None = None
+    transactions: int | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.jobs / self.seconds if self.seconds else 0.0
+
+
+def drain(
+    system: System,
+    jobs: int,
+    procs: int,
+    *,
+    limit: float,
+    fill_limit: float,
+    extra: list[str] | None = None,
+    count_statements: bool = False,
+    sqlite_path: str = "",
+    log: Path,
+) -> Drain:
+    empty_queue(system, sqlite_path)
+    filled = client(system, "fill", str(jobs), str(fill_limit), sqlite_path=sqlite_path)["n"]
+    if not sqlite_path:
+        analyze(system)
+    xacts_before = None if sqlite_path else transactions(system)
+    counter = Counter(system, filled, sqlite_path)
+    start_count = counter.done()
+    polls = 1
+    stmt_dir = tempfile.mkdtemp(prefix="bench-stmts-")
+    env = env_for(system, sqlite_path, BENCH_WORKERS=str(procs))
+    if count_statements:
+        env.update(BENCH_STMT_DIR=stmt_dir, PYTHONPATH=f"{PEERS / 'stmtcount'}:{PEERS}")
+    commands = system.worker_commands(procs, extra)
+    start = time.perf_counter()
+    workers = Workers(commands, env, log)
+    done, poll = start_count, 0.2 if sqlite_path else 0.05
+    try:
+        while done - start_count < filled:
+            elapsed = time.perf_counter() - start
+            if elapsed > limit or not workers.alive():
+                break
+            time.sleep(poll)
+            done = counter.done()
+            polls += 1
+        seconds = time.perf_counter() - start
+        time.sleep(0.3)  # let the statement counters flush
+        rss, rss_tree = workers.peak_rss_mb()
+    finally:
+        workers.stop()
+        counter.close()
+    result = Drain(done - start_count, seconds, done - start_count >= filled, rss, rss_tree)
+    if count_statements:
+        result.statements = sum(int(p.read_text() or 0) for p in Path(stmt_dir).iterdir())
+    if xacts_before is not None:
+        time.sleep(1.2)  # backends flush their statistics at most once a second
+        # The driver's own polls are one transaction each (autocommit).
+        result.transactions = transactions(system) - xacts_before - polls
+    return result
+
+
+def transactions(system: System) -> int:
+    """Committed and rolled-back transactions of the system's database so far."""
+    with pg(system.db) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = %s",
+            [system.db],
+        ).fetchone()
+    return int(row[0]) - 1  # this query's own transaction
+
+
+def latency(system: System, probes: int, log: Path) -> tuple[float, float, int]:
+    """Median and p95 ms from the enqueue call to handler start on an idle worker."""
+    empty_queue(system)
+    started = Path(tempfile.mktemp(prefix="bench-started-"))
+    enqueued = Path(tempfile.mktemp(prefix="bench-enqueued-"))
+    env = env_for(system, BENCH_LATENCY_FILE=str(started))
+    workers = Workers(system.worker_commands(1), env, log)
+    try:
+        time.sleep(3)  # start-up done, queue empty: the worker is idle
+        client(system, "latency", str(probes), str(enqueued))
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if started.exists() and len(started.read_text().splitlines()) >= probes:
+                break
+            time.sleep(0.1)
+    finally:
+        workers.stop()
+    sent = dict(_stamps(enqueued))
+    got = dict(_stamps(started)) if started.exists() else {}
+    delays = sorted((got[i] - sent[i]) * 1000 for i in sent if i in got)
+    if not delays:
+        return (float("nan"), float("nan"), probes)
+    p95 = delays[min(len(delays) - 1, int(round(0.95 * len(delays))) - 1)]
+    return (statistics.median(delays), p95, probes - len(delays))
+
+
+def _stamps(path: Path) -> list[tuple[int, float]]:
+    pairs = []
+    for line in path.read_text().splitlines():
+        i, t = line.split()
+        pairs.append((int(i), float(t)))
+    return pairs
+
+
+def raw_ceiling(jobs: int, batch: int) -> float:
+    """Jobs/s of django-jobs' claim and complete statements from a bare psycopg loop."""
+    system = SYSTEMS["django-jobs"]
+    empty_queue(system)
+    client(system, "fill", str(jobs), "60")
+    analyze(system)
+    with pg(system.db, autocommit=False) as conn:
+        worker_id = conn.execute(
+            "INSERT INTO django_jobs_worker (name, hostname, pid, queues, concurrency,"
+            " started_at, last_heartbeat) VALUES ('raw', 'raw', 1, '', %s, now(), now())"
+            " RETURNING id",
+            [batch],
+        ).fetchone()[0]
+        conn.commit()
+        total, start = 0, time.perf_counter()
+        while True:
+            claimed = conn.execute(CLAIM_SQL, [batch, worker_id]).fetchall()
+            if not claimed:
+                conn.commit()
+                break
+            ids = [row[0] for row in claimed]
+            values = ", ".join(["(%s, 'running', 1, now(), 'raw', now(), '')"] * len(ids))
+            history = conn.execute(
+                "INSERT INTO django_jobs_jobhistory (job_id, status, attempt, scheduled_for,"
+                f" worker, started_at, error) VALUES {values} RETURNING id",
+                [i for i in ids],
+            ).fetchall()
+            conn.commit()
+            conn.execute(
+                "SELECT id, cancel_requested FROM django_jobs_job WHERE id = ANY(%s)"
+                " AND worker_id = %s AND status = 'running' FOR UPDATE",
+                [ids, worker_id],
+            ).fetchall()
+            conn.execute(FINISH_SQL, [ids])
+            conn.execute(HISTORY_SQL, [[row[0] for row in history]])
+            conn.commit()
+            total += len(ids)
+        seconds = time.perf_counter() - start
+    return total / seconds
+
+
+CLAIM_SQL = """
+WITH picked AS MATERIALIZED (
+    SELECT id FROM django_jobs_job WHERE status = 'pending' AND next_run_at <= now()
+    ORDER BY priority DESC, next_run_at, id LIMIT %s FOR UPDATE SKIP LOCKED
+)
+UPDATE django_jobs_job SET status = 'running', worker_id = %s, attempts = attempts + 1,
+    started_at = now(), last_run_at = now(), updated_at = now()
+FROM picked WHERE django_jobs_job.id = picked.id AND django_jobs_job.status = 'pending'
+RETURNING django_jobs_job.*
+"""
+FINISH_SQL = """
+UPDATE django_jobs_job SET status = 'completed', next_run_at = NULL, last_error = '',
+    consecutive_failures = 0, cancel_requested = false, worker_id = NULL, started_at = NULL,
+    updated_at = now()
+WHERE id = ANY(%s)
+"""
+HISTORY_SQL = """
+UPDATE django_jobs_jobhistory SET status = 'completed', completed_at = now(), error = '',
+    result = 'null'::jsonb, duration = 0
+WHERE id = ANY(%s)
+"""
+
+
+# The run --------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    single: float | None = None
+    bulk: float | None = None
+    drain1: Drain | None = None
+    drain2: Drain | None = None
+    p50: float | None = None
+    p95: float | None = None
+    stmts: float | None = None
+    xacts: float | None = None
+    rss: float | None = None
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+def measure(system: System, opts: argparse.Namespace, log: Path) -> Row:
+    row = Row(system.name)
+    fresh_database(system)
+    empty_queue(system)
+    one = client(system, "single", str(opts.enqueue), str(opts.fill_limit))
+    row.single = one["n"] / one["seconds"]
+    empty_queue(system)
+    bulk = client(system, "bulk", str(opts.jobs))
+    row.bulk = None if bulk.get("na") else bulk["n"] / bulk["seconds"]
+    for procs in (1, 2):
+        result = drain(
+            system,
+            opts.jobs,
+            procs,
+            limit=opts.drain_limit,
+            fill_limit=opts.fill_limit,
+            count_statements=procs == 1,
+            log=log,
+        )
+        if procs == 1:
+            row.drain1 = result
+            row.rss = result.rss_mb
+            if result.statements is not None and result.jobs:
+                row.stmts = result.statements / result.jobs
+            if result.transactions is not None and result.jobs:
+                row.xacts = result.transactions / result.jobs
+            if result.rss_tree_mb > result.rss_mb * 1.2:
+                row.notes.append(f"RSS of its process tree: {result.rss_tree_mb:.0f} MB")
+        else:
+            row.drain2 = result
+        if not result.complete:
+            row.notes.append(
+                f"{procs} proc: {result.jobs:,} jobs done in the {opts.drain_limit:.0f} s limit"
+            )
+    row.p50, row.p95, missing = latency(system, opts.probes, log)
+    if missing:
+        row.notes.append(f"latency: {missing} of {opts.probes} probes not started in time")
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--quick", action="store_true", help="fewer jobs, a rough picture")
+    parser.add_argument("--sweep", action="store_true", help="also try runjobs settings")
+    parser.add_argument("--no-ceiling", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
+    opts = parser.parse_args()
+    opts.jobs = 4_000 if opts.quick else 20_000
+    opts.enqueue = 500 if opts.quick else 2_000
+    opts.probes = 50 if opts.quick else 200
+    opts.drain_limit = 15.0 if opts.quick else 40.0
+    opts.fill_limit = 8.0 if opts.quick else 20.0
+    names = [n.strip() for n in opts.systems.split(",") if n.strip()]
+    unknown = set(names) - set(SYSTEMS)
+    if unknown:
+        parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
+    RESULTS.mkdir(exist_ok=True)
+    log = RESULTS / "workers.log"
+    log.write_bytes(b"")
+    rows, extra_lines = [], []
+    for name in names:
+        print(f"... {name}", flush=True)
+        try:
+            rows.append(measure(SYSTEMS[name], opts, log))
+        except Exception as exc:
+            rows.append(Row(name, error=f"not measured: {str(exc).splitlines()[0][:150]}"))
+            print(f"    {name} failed: {exc}", file=sys.stderr, flush=True)
+    if "django-jobs" in names and not opts.no_ceiling:
+        print("... raw-SQL ceiling", flush=True)
+        ceiling = Row("raw SQL ceiling (psycopg loop, batch 4)")
+        ceiling.drain1 = Drain(opts.jobs, opts.jobs / raw_ceiling(opts.jobs, 4), True)
+        rows.append(ceiling)
+    if "django-jobs" in names and not opts.no_sqlite:
+        print("... django-jobs on SQLite", flush=True)
+        rows.append(sqlite_row(opts, log))
+    if opts.sweep and "django-jobs" in names:
+        print("... runjobs settings sweep", flush=True)
+        extra_lines = sweep(opts, log)
+    text = render(rows, opts) + "\n".join(extra_lines)
+    print("\n" + text)
+    (RESULTS / "latest.md").write_text(machine() + "\n" + text)
+
+
+def sqlite_row(opts: argparse.Namespace, log: Path) -> Row:
+    system = SYSTEMS["django-jobs"]
+    path = str(RESULTS / "bench.sqlite3")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(path + suffix).unlink(missing_ok=True)
+    run([PY, str(PEERS / "manage.py"), "migrate", "-v0"], env_for(system, path))
+    row = Row("django-jobs on SQLite")
+    row.drain1 = drain(
+        system,
+        opts.jobs,
+        1,
+        limit=opts.drain_limit,
+        fill_limit=opts.fill_limit,
+        sqlite_path=path,
+        log=log,
+    )
+    return row
+
+
+def sweep(opts: argparse.Namespace, log: Path) -> list[str]:
+    system = SYSTEMS["django-jobs"]
+    configs = [
+        ["--concurrency", "4"],
+        ["-v0", "--concurrency", "4"],
+        ["-v0", "--concurrency", "16"],
+        ["-v0", "--concurrency", "32"],
+        ["-v0", "--concurrency", "64"],
+        ["-v0", "--concurrency", "128"],
+    ]
+    lines = ["", "## runjobs settings (django-jobs, PostgreSQL, jobs/s)", ""]
+    lines += ["| options | 1 process | 2 processes |", "| --- | ---: | ---: |"]
+    for extra in configs:
+        rates = []
+        for procs in (1, 2):
+            result = drain(
+                system,
+                opts.jobs,
+                procs,
+                limit=opts.drain_limit,
+                fill_limit=opts.fill_limit,
+                extra=extra,
+                log=log,
+            )
+            rates.append(f"{result.rate:,.0f}" + ("" if result.complete else " (partial)"))
+        lines.append(f"| `{' '.join(extra) or '(defaults)'}` | {rates[0]} | {rates[1]} |")
+        print(lines[-1], flush=True)
+    for batch in (16, 64):
+        rate = raw_ceiling(opts.jobs, batch)
+        lines.append(f"| raw SQL ceiling, batch {batch} | {rate:,.0f} | |")
+    return lines
+
+
+# Output ----------------------------------------------------------------------------
+
+COLUMNS = [
+    # header, attribute, higher is better, format
+    ("enqueue 1 by 1 (jobs/s)", "single", True, "{:,.0f}"),
+    ("enqueue bulk (jobs/s)", "bulk", True, "{:,.0f}"),
+    ("drain, 1 process (jobs/s)", "rate1", True, "{:,.0f}"),
+    ("drain, 2 processes (jobs/s)", "rate2", True, "{:,.0f}"),
+    ("latency p50 (ms)", "p50", False, "{:,.1f}"),
+    ("latency p95 (ms)", "p95", False, "{:,.1f}"),
+    ("worker peak RSS (MB)", "rss", False, "{:,.0f}"),
+    ("SQL statements per job", "stmts", False, "{:,.2f}"),
+    ("transactions per job", "xacts", False, "{:,.2f}"),
+]
+
+
+def _value(row: Row, attr: str) -> float | None:
+    if attr == "rate1":
+        return row.drain1.rate if row.drain1 else None
+    if attr == "rate2":
+        return row.drain2.rate if row.drain2 else None
+    return getattr(row, attr)
+
+
+def render(rows: list[Row], opts: argparse.Namespace) -> str:
+    peers = [r for r in rows if r.name in SYSTEMS and r.name != "django-jobs" and not r.error]
+    best = {}
+    for _, attr, higher, _ in COLUMNS:
+        values = [v for r in peers if (v := _value(r, attr)) is not None and v == v]
+        if values:
+            best[attr] = max(values) if higher else min(values)
+    lines = [
+        "| system | " + " | ".join(c[0] for c in COLUMNS) + " |",
+        "| --- | " + " | ".join("---:" for _ in COLUMNS) + " |",
+    ]
+    notes = []
+    for row in rows:
+        if row.error:
+            lines.append(f"| {row.name} | {row.error} |" + " |" * (len(COLUMNS) - 1))
+            continue
+        cells = []
+        for _, attr, _, fmt in COLUMNS:
+            value = _value(row, attr)
+            if value is None or value != value:
+                cells.append("n/a" if attr == "bulk" and row.name in SYSTEMS else "")
+                continue
+            cell = fmt.format(value)
+            if attr in best and best[attr]:
+                cell += f" ({value / best[attr]:.2g}x)"
+            cells.append(cell)
+        lines.append(f"| {row.name} | " + " | ".join(cells) + " |")
+        notes += [f"- {row.name}: {note}" for note in row.notes]
+    lines += [
+        "",
+        f"Jobs per drain: {opts.jobs:,} no-op jobs; enqueue 1 by 1: {opts.enqueue:,} jobs;"
+        f" latency: {opts.probes} probes. (x) = value / best peer's value in that column"
+        " (rates: higher is better; latency, memory, statements: lower is better).",
+        *notes,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = subprocess.run(["free", "-h"], capture_output=True, text=True).stdout.split("\n")[1]
+    with pg() as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+    return (
+        f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n"
+        f"- CPU: {cpu}, nproc {os.cpu_count()}\n"
+        f"- memory (free -h total): {mem.split()[1]}\n"
+        f"- PostgreSQL {version} on {PG['host']}; Python {platform.python_version()}\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
