@@ -4,7 +4,7 @@ without its trailing slash."""
 from django.urls import re_path
 from rest_framework.routers import SimpleRouter
 
-from .api.views import JobViewSet, RunnerSwitchView, RunnerView
+from .api.views import JobViewSet, RunnerStartView, RunnerStopView, RunnerView
 
 app_name = "django_jobs"
 
@@ -16,9 +16,9 @@ urlpatterns = [
     re_path(r"^jobs/runner/?$", RunnerView.as_view(), name="runner"),
     re_path(
         r"^jobs/runner/start/?$",
-        RunnerSwitchView.as_view(running=True),
+        RunnerStartView.as_view(),
         name="runner-start",
     ),
-    re_path(r"^jobs/runner/stop/?$", RunnerSwitchView.as_view(running=False), name="runner-stop"),
+    re_path(r"^jobs/runner/stop/?$", RunnerStopView.as_view(), name="runner-stop"),
     *router.urls,
 ]

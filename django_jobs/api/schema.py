@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 try:
+    from drf_spectacular.extensions import OpenApiSerializerExtension
     from drf_spectacular.types import OpenApiTypes
     from drf_spectacular.utils import (
         OpenApiParameter,
@@ -17,6 +18,18 @@ try:
         extend_schema_view,
         inline_serializer,
     )
+
+    class StrictSerializerExtension(OpenApiSerializerExtension):
+        """Request bodies that refuse unknown keys say so: ``additionalProperties: false``."""
+
+        target_class = "django_jobs.api.serializers.StrictSerializer"
+        match_subclasses = True
+
+        def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+            schema = auto_schema._map_basic_serializer(self.target, direction)
+            schema["additionalProperties"] = False
+            return schema
+
 except ImportError:  # pragma: no cover - exercised only without the extra
     OpenApiTypes = None  # type: ignore[assignment,misc]
 

@@ -30,6 +30,7 @@ from ..validation import (
     clean_seconds,
     clean_timezone,
 )
+from . import schema as _schema  # noqa: F401  (registers the OpenAPI extension)
 from .fields import (
     CleanedCharField,
     CleanedFloatField,
@@ -187,13 +188,38 @@ def _optional(field_class: type[serializers.Field], **kwargs: Any) -> serializer
 class JobFieldsSerializer(StrictSerializer):
     """The writable fields of a job; null means "the default"."""
 
-    name = _optional(CleanedCharField, clean=clean_name, max_length=NAME_MAX)
-    handler = CleanedCharField(clean=clean_handler, max_length=200)
-    data = _optional(DataField)
-    schedule = _optional(serializers.CharField, allow_blank=True, max_length=SCHEDULE_MAX)
-    timezone = _optional(serializers.CharField, allow_blank=True, max_length=TIMEZONE_MAX)
-    max_attempts = _optional(CleanedIntegerField, clean=clean_max_attempts, min_value=1)
-    run_at = _optional(InstantField)
+    name = _optional(
+        CleanedCharField,
+        clean=clean_name,
+        max_length=NAME_MAX,
+        help_text="Defaults to the handler's name.",
+    )
+    handler = CleanedCharField(
+        clean=clean_handler, max_length=200, help_text="A registered handler name."
+    )
+    data = _optional(DataField, help_text="Any JSON, up to DJANGO_JOBS['MAX_DATA_BYTES'].")
+    schedule = _optional(
+        serializers.CharField,
+        allow_blank=True,
+        max_length=SCHEDULE_MAX,
+        help_text="5-field cron or an interval (30s, 5m, 2h, 1d); empty for a one-time job.",
+    )
+    timezone = _optional(
+        serializers.CharField,
+        allow_blank=True,
+        max_length=TIMEZONE_MAX,
+        help_text="IANA zone the cron fields are read in; empty means settings.TIME_ZONE.",
+    )
+    max_attempts = _optional(
+        CleanedIntegerField,
+        clean=clean_max_attempts,
+        min_value=1,
+        help_text="Attempts per run, up to DJANGO_JOBS['MAX_ATTEMPTS_LIMIT'].",
+    )
+    run_at = _optional(
+        InstantField,
+        help_text="When a one-time job is due, with an offset; not with a schedule.",
+    )
     queue = _optional(CleanedCharField, clean=clean_queue, max_length=QUEUE_MAX)
     priority = _optional(
         CleanedIntegerField,

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -51,7 +52,7 @@ def _errors(*codes: int) -> dict[int, Any]:
             OpenApiTypes.OBJECT, description="Invalid input: {field: [messages]}."
         ),
         403: OpenApiResponse(DetailSerializer, description="Not authenticated, or not allowed."),
-        404: OpenApiResponse(DetailSerializer, description="No such job."),
+        404: OpenApiResponse(DetailSerializer, description="No such job, or no such page."),
         409: OpenApiResponse(DetailSerializer, description="The job's state does not allow it."),
     }
     return {code: described[code] for code in (403, *codes)}
@@ -64,6 +65,8 @@ class JobsAPIView(ServiceErrorsMixin):
     rather than when this module was imported.
     """
 
+    parser_classes = [JSONParser]  # the API's types (any JSON data, strict integers) are JSON
+
     def get_authenticators(self) -> list[Any]:
         return [auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
 
@@ -71,28 +74,50 @@ class JobsAPIView(ServiceErrorsMixin):
         return configured_permissions()
 
 
+def _operation(name: str, summary: str, **kwargs: Any) -> Any:
+    """A documented operation with a stable id (``jobs_<name>``) whatever the mount point."""
+    return extend_schema(operation_id=f"jobs_{name}", summary=summary, tags=["jobs"], **kwargs)
+
+
 @extend_schema_view(
-    list=extend_schema(
-        summary="List jobs", responses={200: JobSerializer(many=True), **_errors(400)}
+    list=_operation(
+        "list",
+        "List jobs, newest first",
+        responses={200: JobSerializer(many=True), **_errors(400, 404)},
     ),
-    retrieve=extend_schema(summary="Get a job", responses={200: JobSerializer, **_errors(404)}),
-    create=extend_schema(
-        summary="Create a job",
+    retrieve=_operation("retrieve", "Get a job", responses={200: JobSerializer, **_errors(404)}),
+    create=_operation(
+        "create",
+        "Create a job",
+        description=(
+            "One-time by default (due at run_at, or now); recurring when schedule is given. "
+            "A recurring job's name must not be taken by another recurring job."
+        ),
         request=JobCreateSerializer,
         responses={201: JobSerializer, **_errors(400)},
     ),
-    update=extend_schema(
-        summary="Change a job (any subset of the writable fields)",
+    update=_operation(
+        "update",
+        "Change a job",
+        description=(
+            "Takes any subset of the writable fields, like PATCH. A new schedule or "
+            "timezone moves a pending job's next_run_at to the next slot; run_at moves a "
+            "pending one-time job. A running job only takes a new name (409 otherwise)."
+        ),
         request=JobUpdateSerializer,
         responses={200: JobSerializer, **_errors(400, 404, 409)},
     ),
-    partial_update=extend_schema(
-        summary="Change a job",
+    partial_update=_operation(
+        "partial_update",
+        "Change some of a job's fields",
+        description="The same as PUT.",
         request=JobUpdateSerializer,
         responses={200: JobSerializer, **_errors(400, 404, 409)},
     ),
-    destroy=extend_schema(
-        summary="Delete a job and its history",
+    destroy=_operation(
+        "destroy",
+        "Delete a job and its history",
+        description="A running job cannot be deleted (409): cancel it first.",
         responses={204: None, **_errors(404, 409)},
     ),
 )
@@ -104,7 +129,8 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
     filter_backends = [DjangoFilterBackend]
     filterset_class = JobFilter
     pagination_class = CappedCountPagination
-    lookup_value_regex = "[0-9]+"
+    # Any segment, so a malformed id is this API's JSON 404 rather than Django's HTML one.
+    lookup_value_regex = "[^/]+"
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         return {
@@ -118,7 +144,7 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
 
     def get_object(self) -> Job:
         # List filters do not apply to one job addressed by its id.
-        job = get_object_or_404(self.get_queryset(), pk=self.kwargs["pk"])
+        job = get_object_or_404(Job.objects.select_related("worker"), pk=self.kwargs["pk"])
         self.check_object_permissions(self.request, job)
         return job
 
@@ -151,8 +177,10 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
         actions.delete(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        summary="Run a job as soon as a worker is free",
+    @_operation(
+        "trigger",
+        "Run a job as soon as a worker is free",
+        description="A recurring job keeps its schedule. A running job cannot be triggered (409).",
         request=None,
         responses={200: JobSerializer, **_errors(404, 409)},
     )
@@ -160,8 +188,13 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
     def trigger(self, request: Request, pk: str) -> Response:
         return self._job_response(actions.trigger(self.get_object()))
 
-    @extend_schema(
-        summary="Cancel a pending job, or ask a running one to stop",
+    @_operation(
+        "cancel",
+        "Cancel a pending job, or ask a running one to stop",
+        description=(
+            "Pending: cancelled at once. Running: cancel_requested is set and the handler "
+            "sees it through ctx. Finished: 409."
+        ),
         request=None,
         responses={200: JobSerializer, **_errors(404, 409)},
     )
@@ -169,8 +202,10 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
     def cancel(self, request: Request, pk: str) -> Response:
         return self._job_response(actions.cancel(self.get_object()))
 
-    @extend_schema(
-        summary="Run a failed job again with fresh attempts",
+    @_operation(
+        "retry",
+        "Run a failed job again with fresh attempts",
+        description="Only failed jobs can be retried (409 otherwise).",
         request=None,
         responses={200: JobSerializer, **_errors(404, 409)},
     )
@@ -178,19 +213,26 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
     def retry(self, request: Request, pk: str) -> Response:
         return self._job_response(actions.retry(self.get_object()))
 
-    @extend_schema(
-        summary="A job's runs, newest first",
+    @_operation(
+        "history",
+        "A job's runs, newest first",
         responses={200: JobHistorySerializer(many=True), **_errors(400, 404)},
     )
-    @action(detail=True, methods=["get"], filterset_class=HistoryFilter)
+    @action(
+        detail=True,
+        methods=["get"],
+        queryset=JobHistory.objects.order_by("-started_at", "-id"),
+        filterset_class=HistoryFilter,
+    )
     def history(self, request: Request, pk: str) -> Response:
-        job = self.get_object()
-        runs = JobHistory.objects.filter(job=job).order_by("-started_at", "-id")
+        runs = self.get_queryset().filter(job=self.get_object())
         page = self.paginate_queryset(self.filter_queryset(runs))
         return self.get_paginated_response(JobHistorySerializer(page, many=True).data)
 
-    @extend_schema(
-        summary="Create many one-time jobs: all of them or none",
+    @_operation(
+        "bulk_create",
+        "Create many one-time jobs: all of them or none",
+        description="At most DJANGO_JOBS['API_MAX_BULK'] jobs; errors are keyed by index.",
         request=BulkJobSerializer(many=True),
         responses={
             201: JobSerializer(many=True),
@@ -211,8 +253,9 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
         data = JobSerializer(jobs, many=True, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(
-        summary="Registered handlers: only these can run",
+    @_operation(
+        "handlers",
+        "Registered handlers: only these can run",
         responses={200: HandlerSerializer(many=True), **_errors()},
     )
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
@@ -228,13 +271,15 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
         ]
         return Response(HandlerSerializer(entries, many=True).data)
 
-    @extend_schema(summary="Counts by status", responses={200: StatsSerializer, **_errors()})
+    @_operation("stats", "Counts by status", responses={200: StatsSerializer, **_errors()})
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def stats(self, request: Request) -> Response:
         return Response(StatsSerializer(job_stats()).data)
 
-    @extend_schema(
-        summary="Check a schedule expression and preview its next runs",
+    @_operation(
+        "schedule_validate",
+        "Check a schedule expression and preview its next runs",
+        description="Nothing is created; a bad expression is a 400 saying why.",
         request=SchedulePreviewRequestSerializer,
         responses={200: SchedulePreviewSerializer, **_errors(400)},
     )
@@ -263,19 +308,38 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
 class RunnerView(JobsAPIView, APIView):
     """The runner switch and the live workers."""
 
-    @extend_schema(
-        summary="Runner switch and workers", responses={200: RunnerSerializer, **_errors()}
+    @_operation(
+        "runner",
+        "The runner switch and the live workers",
+        responses={200: RunnerSerializer, **_errors()},
     )
     def get(self, request: Request) -> Response:
         return Response(RunnerSerializer(runner_status()).data)
 
 
-class RunnerSwitchView(JobsAPIView, APIView):
-    """Start or stop every worker: they obey the flag on their next poll."""
+class RunnerStartView(JobsAPIView, APIView):
+    """Let workers take jobs again; they notice on their next poll."""
 
-    running = True
-
-    @extend_schema(request=None, responses={200: RunnerSerializer, **_errors()})
+    @_operation(
+        "runner_start",
+        "Start the runner",
+        request=None,
+        responses={200: RunnerSerializer, **_errors()},
+    )
     def post(self, request: Request) -> Response:
-        actions.set_runner(self.running)
+        actions.set_runner(True)
+        return Response(RunnerSerializer(runner_status()).data)
+
+
+class RunnerStopView(JobsAPIView, APIView):
+    """Stop workers from taking new jobs; runs in progress finish."""
+
+    @_operation(
+        "runner_stop",
+        "Stop the runner",
+        request=None,
+        responses={200: RunnerSerializer, **_errors()},
+    )
+    def post(self, request: Request) -> Response:
+        actions.set_runner(False)
         return Response(RunnerSerializer(runner_status()).data)
