@@ -142,7 +142,7 @@ class Job(models.Model):
         indexes = [
             # The claim reads only runnable rows: finished rows stay out of it.
             models.Index(
-                fields=["-priority", "next_run_at"],
+                fields=["-priority", "next_run_at", "id"],
                 name="django_jobs_claim_idx",
                 condition=Q(status="pending"),
             ),

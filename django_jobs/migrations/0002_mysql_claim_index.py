@@ -9,7 +9,7 @@ def create(apps, schema_editor):
     if schema_editor.connection.vendor == "mysql":
         table = schema_editor.quote_name(apps.get_model("django_jobs", "Job")._meta.db_table)
         schema_editor.execute(
-            f"CREATE INDEX {INDEX} ON {table} (status, priority DESC, next_run_at)"
+            f"CREATE INDEX {INDEX} ON {table} (status, priority DESC, next_run_at, id)"
         )
 
 
