@@ -38,7 +38,23 @@ try:
 
     INSTALLED_APPS.append("drf_spectacular")
     REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+    SPECTACULAR_SETTINGS = {
+        "TITLE": "django-jobs example",
+        "DESCRIPTION": "Background jobs and schedules. Staff users only (session or basic auth).",
+        "VERSION": "0.1.0",
+        "SERVE_INCLUDE_SCHEMA": False,
+    }
 except ImportError:
+    pass
+try:
+    # Swagger UI and Redoc files served from this site, not from a CDN.
+    import drf_spectacular_sidecar  # noqa: F401
+
+    INSTALLED_APPS.append("drf_spectacular_sidecar")
+    SPECTACULAR_SETTINGS.update(
+        SWAGGER_UI_DIST="SIDECAR", SWAGGER_UI_FAVICON_HREF="SIDECAR", REDOC_DIST="SIDECAR"
+    )
+except (ImportError, NameError):
     pass
 
 MIDDLEWARE = [
