@@ -195,7 +195,7 @@ class Workers:
     """Worker subprocesses, each in its own session so that stopping reaches its children."""
 
     def __init__(self, commands: list[list[str]], env: dict[str, str], log: Path) -> None:
-        self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self.log = open(log, "ab")
         self.procs = [
             subprocess.Popen(
                 cmd,
@@ -361,7 +361,7 @@ def latency(system: System, probes: int, log: Path) -> tuple[float, float, int]:
     delays = sorted((got[i] - sent[i]) * 1000 for i in sent if i in got)
     if not delays:
         return (float("nan"), float("nan"), probes)
-    p95 = delays[min(len(delays) - 1, int(round(0.95 * len(delays))) - 1)]
+    p95 = delays[min(len(delays) - 1, round(0.95 * len(delays)) - 1)]
     return (statistics.median(delays), p95, probes - len(delays))
 
 
@@ -374,41 +374,32 @@ def _stamps(path: Path) -> list[tuple[int, float]]:
 
 
 def raw_ceiling(jobs: int, batch: int) -> float:
-    """Jobs/s of django-jobs' claim and complete statements from a bare psycopg loop."""
+    """Jobs/s of django-jobs' claim and complete statements from a bare psycopg loop.
+
+    The statements mirror django_jobs/claiming.py and completion.py on
+    PostgreSQL: one autocommitted claim (locking pick, UPDATE ... RETURNING,
+    history INSERT) and one autocommitted completion (lock what the worker
+    holds, update jobs and history) per batch.
+    """
     system = SYSTEMS["django-jobs"]
     empty_queue(system)
     client(system, "fill", str(jobs), "60")
     analyze(system)
-    with pg(system.db, autocommit=False) as conn:
+    with pg(system.db) as conn:
         worker_id = conn.execute(
             "INSERT INTO django_jobs_worker (name, hostname, pid, queues, concurrency,"
             " started_at, last_heartbeat) VALUES ('raw', 'raw', 1, '', %s, now(), now())"
             " RETURNING id",
             [batch],
         ).fetchone()[0]
-        conn.commit()
         total, start = 0, time.perf_counter()
         while True:
             claimed = conn.execute(CLAIM_SQL, [batch, worker_id]).fetchall()
             if not claimed:
-                conn.commit()
                 break
             ids = [row[0] for row in claimed]
-            values = ", ".join(["(%s, 'running', 1, now(), 'raw', now(), '')"] * len(ids))
-            history = conn.execute(
-                "INSERT INTO django_jobs_jobhistory (job_id, status, attempt, scheduled_for,"
-                f" worker, started_at, error) VALUES {values} RETURNING id",
-                [i for i in ids],
-            ).fetchall()
-            conn.commit()
-            conn.execute(
-                "SELECT id, cancel_requested FROM django_jobs_job WHERE id = ANY(%s)"
-                " AND worker_id = %s AND status = 'running' FOR UPDATE",
-                [ids, worker_id],
-            ).fetchall()
-            conn.execute(FINISH_SQL, [ids])
-            conn.execute(HISTORY_SQL, [[row[0] for row in history]])
-            conn.commit()
+            history = [row[-1] for row in claimed]
+            conn.execute(FINISH_SQL, [ids, history, worker_id]).fetchall()
             total += len(ids)
         seconds = time.perf_counter() - start
     return total / seconds
@@ -418,22 +409,37 @@ CLAIM_SQL = """
 WITH picked AS MATERIALIZED (
     SELECT id FROM django_jobs_job WHERE status = 'pending' AND next_run_at <= now()
     ORDER BY priority DESC, next_run_at, id LIMIT %s FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE django_jobs_job j SET status = 'running', worker_id = %s, attempts = attempts + 1,
+        started_at = now(), last_run_at = now(), updated_at = now()
+    FROM picked WHERE j.id = picked.id AND j.status = 'pending'
+    RETURNING j.*
+), hist AS (
+    INSERT INTO django_jobs_jobhistory
+        (job_id, status, attempt, scheduled_for, worker, started_at, error)
+    SELECT id, 'running', attempts, scheduled_for, 'raw', now(), '' FROM claimed
+    RETURNING id, job_id
 )
-UPDATE django_jobs_job SET status = 'running', worker_id = %s, attempts = attempts + 1,
-    started_at = now(), last_run_at = now(), updated_at = now()
-FROM picked WHERE django_jobs_job.id = picked.id AND django_jobs_job.status = 'pending'
-RETURNING django_jobs_job.*
+SELECT claimed.*, hist.id FROM claimed LEFT JOIN hist ON hist.job_id = claimed.id
 """
 FINISH_SQL = """
-UPDATE django_jobs_job SET status = 'completed', next_run_at = NULL, last_error = '',
-    consecutive_failures = 0, cancel_requested = false, worker_id = NULL, started_at = NULL,
-    updated_at = now()
-WHERE id = ANY(%s)
-"""
-HISTORY_SQL = """
-UPDATE django_jobs_jobhistory SET status = 'completed', completed_at = now(), error = '',
-    result = 'null'::jsonb, duration = 0
-WHERE id = ANY(%s)
+WITH v (id, hid) AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[])),
+owned AS MATERIALIZED (
+    SELECT j.id, j.cancel_requested FROM django_jobs_job j JOIN v ON v.id = j.id
+    WHERE j.worker_id = %s AND j.status = 'running' FOR UPDATE OF j
+), done AS (
+    UPDATE django_jobs_job j
+    SET status = CASE WHEN o.cancel_requested THEN 'cancelled' ELSE 'completed' END,
+        next_run_at = NULL, last_error = '', consecutive_failures = 0,
+        cancel_requested = false, worker_id = NULL, started_at = NULL, updated_at = now()
+    FROM v JOIN owned o ON o.id = v.id WHERE j.id = v.id
+    RETURNING j.id, o.cancel_requested
+), hist AS (
+    UPDATE django_jobs_jobhistory h SET status = 'completed', completed_at = now(),
+        error = '', result = 'null'::jsonb, duration = 0
+    FROM v JOIN done d ON d.id = v.id WHERE h.id = v.hid
+)
+SELECT id, cancel_requested FROM done
 """
 
 
@@ -507,8 +513,8 @@ def main() -> None:
     opts.jobs = 4_000 if opts.quick else 20_000
     opts.enqueue = 500 if opts.quick else 2_000
     opts.probes = 50 if opts.quick else 200
-    opts.drain_limit = 15.0 if opts.quick else 40.0
-    opts.fill_limit = 8.0 if opts.quick else 20.0
+    opts.drain_limit = 15.0 if opts.quick else 30.0
+    opts.fill_limit = 8.0 if opts.quick else 15.0
     names = [n.strip() for n in opts.systems.split(",") if n.strip()]
     unknown = set(names) - set(SYSTEMS)
     if unknown:
@@ -639,7 +645,7 @@ def render(rows: list[Row], opts: argparse.Namespace) -> str:
                 cells.append("n/a" if attr == "bulk" and row.name in SYSTEMS else "")
                 continue
             cell = fmt.format(value)
-            if attr in best and best[attr]:
+            if best.get(attr):
                 cell += f" ({value / best[attr]:.2g}x)"
             cells.append(cell)
         lines.append(f"| {row.name} | " + " | ".join(cells) + " |")
