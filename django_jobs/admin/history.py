@@ -6,14 +6,73 @@ from typing import Any
 
 from django.contrib import admin
 from django.db.models import Q, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.timezone import localtime
 
 from ..models import JobHistory
 from . import display
 from .filters import HistoryHandlerFilter, JobFilter
 from .paginator import EstimatedCountPaginator
+
+HISTORY_ON_PAGE = 10
+
+
+class LatestHistoryFormSet(BaseInlineFormSet):
+    """Only the newest runs; the rest are one link away."""
+
+    def get_queryset(self) -> QuerySet:
+        if not hasattr(self, "_latest"):
+            self._latest = super().get_queryset()[:HISTORY_ON_PAGE]
+        return self._latest
+
+
+class HistoryInline(admin.TabularInline):
+    model = JobHistory
+    formset = LatestHistoryFormSet
+    verbose_name_plural = f"latest runs (newest first, at most {HISTORY_ON_PAGE})"
+    fields = readonly_fields = (
+        "run_link",
+        "status_badge",
+        "attempt",
+        "duration_text",
+        "worker",
+        "error_excerpt",
+    )
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="started at")
+    def run_link(self, run: JobHistory) -> str:
+        url = reverse(f"{self.admin_site.name}:django_jobs_jobhistory_change", args=[run.pk])
+        return format_html(
+            '<a href="{}">{}</a>', url, date_format(localtime(run.started_at), "DATETIME_FORMAT")
+        )
+
+    @admin.display(description="status")
+    def status_badge(self, run: JobHistory) -> str:
+        return display.status_badge(run.status, run.get_status_display())
+
+    @admin.display(description="duration")
+    def duration_text(self, run: JobHistory) -> str:
+        return display.duration_text(run.duration)
+
+    @admin.display(description="error")
+    def error_excerpt(self, run: JobHistory) -> str:
+        return display.error_excerpt(run.error)
 
 
 class JobHistoryAdmin(admin.ModelAdmin):

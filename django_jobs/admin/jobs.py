@@ -8,13 +8,10 @@ from zoneinfo import ZoneInfo
 
 from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
-from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
-from django.utils.timezone import localtime
 
 from .. import actions
 from ..exceptions import InvalidJob, InvalidSchedule, JobStateError
@@ -22,10 +19,9 @@ from ..models import Job, JobHistory, JobStatus
 from . import display
 from .filters import HandlerFilter, KindFilter, TimezoneFilter
 from .forms import JobForm
+from .history import HistoryInline
 from .paginator import EstimatedCountPaginator
 from .steering import STEERING, SteeringMixin, cancel_jobs, delete_jobs, retry_jobs, run_jobs
-
-HISTORY_ON_PAGE = 10
 
 # Pairs share a line, so the page reads at a glance.
 STATE_LINES = (
@@ -44,60 +40,6 @@ OPTION_LINES = (
     ("timeout", "misfire_grace"),
 )
 OPTION_FIELDS = tuple(field for line in OPTION_LINES for field in line)
-
-
-class LatestHistoryFormSet(BaseInlineFormSet):
-    """Only the newest runs; the rest are one link away."""
-
-    def get_queryset(self) -> QuerySet:
-        if not hasattr(self, "_latest"):
-            self._latest = super().get_queryset()[:HISTORY_ON_PAGE]
-        return self._latest
-
-
-class HistoryInline(admin.TabularInline):
-    model = JobHistory
-    formset = LatestHistoryFormSet
-    verbose_name_plural = f"latest runs (newest first, at most {HISTORY_ON_PAGE})"
-    fields = readonly_fields = (
-        "run_link",
-        "status_badge",
-        "attempt",
-        "duration_text",
-        "worker",
-        "error_excerpt",
-    )
-    extra = 0
-    max_num = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.display(description="started at")
-    def run_link(self, run: JobHistory) -> str:
-        url = reverse(f"{self.admin_site.name}:django_jobs_jobhistory_change", args=[run.pk])
-        return format_html(
-            '<a href="{}">{}</a>', url, date_format(localtime(run.started_at), "DATETIME_FORMAT")
-        )
-
-    @admin.display(description="status")
-    def status_badge(self, run: JobHistory) -> str:
-        return display.status_badge(run.status, run.get_status_display())
-
-    @admin.display(description="duration")
-    def duration_text(self, run: JobHistory) -> str:
-        return display.duration_text(run.duration)
-
-    @admin.display(description="error")
-    def error_excerpt(self, run: JobHistory) -> str:
-        return display.error_excerpt(run.error)
 
 
 class JobAdmin(SteeringMixin, admin.ModelAdmin):
