@@ -16,12 +16,12 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import DatabaseError, InterfaceError, connections, router
 from django.utils import timezone
 
-from . import actions, claiming, liveness, notify, overlap, signals
+from . import actions, claiming, liveness, notify, overlap, pruning, signals
 from .completion import Finished, finish
 from .conf import jobs_settings
 from .execution import JobContext, Outcome, execute
@@ -32,6 +32,8 @@ from .pool import ProcessPool
 logger = logging.getLogger("django_jobs.worker")
 
 DB_ERRORS = (DatabaseError, InterfaceError)
+# Seconds between a worker's pruning rounds when RETENTION_DAYS is set.
+PRUNE_EVERY = 60.0
 
 
 @dataclass
@@ -94,6 +96,7 @@ class Worker:
         self._healthy = True
         self._runner_on = True
         self._next_tick = 0.0
+        self._next_prune = 0.0
         self._db_backoff = 0.0
         self._free_before_claim = 0
         self._recover_after = 0.0
@@ -329,6 +332,15 @@ class Worker:
                 self._cancel(self._inflight[pk])
         if clock >= self._recover_after:
             liveness.recover_lost(now, self.using)
+        self._prune(clock)
+
+    def _prune(self, clock: float) -> None:
+        """With RETENTION_DAYS, delete a few small batches of old rows now and then."""
+        days = jobs_settings.RETENTION_DAYS
+        if days is None or clock < self._next_prune:
+            return
+        self._next_prune = clock + PRUNE_EVERY
+        pruning.prune(timedelta(days=float(days)), batch_size=500, max_batches=2)
 
     def _cancel(self, entry: InFlight) -> None:
         entry.ctx._cancel.set()
