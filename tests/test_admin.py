@@ -1,5 +1,6 @@
 """The admin pages, forms and steering, driven with Django's test client."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -111,8 +112,7 @@ def test_changelist_filters_render(admin_client, query):
     schedule("Every five", "echo", "*/5 * * * *", timezone="Europe/Paris")
     enqueue("noop", name="once")
     response = admin_client.get(reverse(CHANGELIST) + "?" + query)
-    assert response.status_code == 200
-    assert "?e=1" not in response.url if hasattr(response, "url") else True
+    assert response.status_code == 200  # an unknown filter would redirect with ?e=1
 
 
 def test_filters_select_the_right_jobs(admin_client):
@@ -265,7 +265,7 @@ def edit(client, job, **overrides):
     values = {
         "name": job.name,
         "handler": job.handler,
-        "data": "null" if job.data is None else __import__("json").dumps(job.data),
+        "data": "null" if job.data is None else json.dumps(job.data),
         "schedule": job.schedule,
         "timezone": job.timezone,
         "max_attempts": str(job.max_attempts),
