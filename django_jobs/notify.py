@@ -51,6 +51,8 @@ class Listener(threading.Thread):
         self.queues = queues
         self.alias = alias
         self._stop = threading.Event()
+        # Set while a LISTEN is in place; tests wait for it.
+        self.listening = threading.Event()
 
     def stop(self) -> None:
         self._stop.set()
@@ -78,6 +80,9 @@ class Listener(threading.Thread):
         params.pop("server_side_binding", None)
         with psycopg.connect(**params, autocommit=True) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
+            self.listening.set()
+            # Jobs enqueued while no LISTEN was in place sent nothing we heard.
+            self.wake.set()
             while not self._stop.is_set():
                 for note in conn.notifies(timeout=0.5, stop_after=1):
                     if self._relevant(note.payload):
