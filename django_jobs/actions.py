@@ -6,14 +6,17 @@ through these functions, so a rule lives in one place.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, connections, router, transaction
+from django.db.models import DateTimeField, JSONField
 from django.utils import timezone
 
 from . import notify, signals
+from .bulk import insert_returning_ids
 from .conf import jobs_settings
 from .exceptions import InvalidJob, JobStateError
 from .models import Job, JobStatus, Runner
@@ -119,9 +122,43 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
         return []
     using = router.db_for_write(Job)
     with transaction.atomic(using=using):
-        created = Job.objects.using(using).bulk_create(built, batch_size=1000)
+        created = _insert_all(built, now, using)
         _announce(created)
     return created
+
+
+def _insert_all(jobs: list[Job], now: datetime, using: str) -> list[Job]:
+    """Insert validated jobs in a few multi-row statements; Django's bulk_create elsewhere."""
+    connection = connections[using]
+    fields = [f for f in Job._meta.concrete_fields if not f.primary_key]
+    adapt_dt = connection.ops.adapt_datetimefield_value
+    kinds = [
+        (
+            f.attname,
+            "json" if isinstance(f, JSONField) else "dt" if isinstance(f, DateTimeField) else "",
+        )
+        for f in fields
+    ]
+    rows = []
+    for job in jobs:
+        job.updated_at = now
+        row = []
+        for attname, kind in kinds:
+            value = getattr(job, attname)
+            if value is not None and kind == "json":
+                value = json.dumps(value)
+            elif value is not None and kind == "dt":
+                value = adapt_dt(value)
+            row.append(value)
+        rows.append(row)
+    ids = insert_returning_ids(Job, [f.name for f in fields], rows, using)
+    if ids is None:
+        return Job.objects.using(using).bulk_create(jobs, batch_size=1000)
+    for job, pk in zip(jobs, ids, strict=True):
+        job.pk = pk
+        job._state.adding = False
+        job._state.db = using
+    return jobs
 
 
 def schedule(

@@ -80,3 +80,37 @@ def _mysql(connection, table, columns, fields, rows) -> tuple[str, list[Any]]:
 
 
 _SQL = {"postgresql": _postgresql, "sqlite": _sqlite, "mysql": _mysql}
+
+
+def insert_returning_ids(
+    model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]], using: str
+) -> list[int] | None:
+    """Insert rows of already-prepared values; the new ids in order, or None where unsupported.
+
+    Used where ``bulk_create``'s per-value compilation costs more than the
+    database's work; MySQL (no ``INSERT ... RETURNING``) gets None.
+    """
+    connection = connections[using]
+    if connection.vendor not in ("postgresql", "sqlite"):
+        return None
+    qn = connection.ops.quote_name
+    meta = model._meta
+    targets = [meta.get_field(name) for name in fields]
+    casts = [
+        f"::{f.db_type(connection)}" if connection.vendor == "postgresql" else "" for f in targets
+    ]
+    row_sql = "(" + ", ".join(f"%s{cast}" for cast in casts) + ")"
+    # SQLite allows at most 32,766 parameters in one statement.
+    chunk = max(1, min(1000, 30000 // len(targets)))
+    columns = ", ".join(qn(f.column) for f in targets)
+    ids: list[int] = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            sql = (
+                f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES "
+                f"{', '.join([row_sql] * len(part))} RETURNING {qn(meta.pk.column)}"
+            )
+            cursor.execute(sql, [value for row in part for value in row])
+            ids.extend(row[0] for row in cursor.fetchall())
+    return ids
