@@ -24,6 +24,10 @@ from .retry import retry_at
 logger = logging.getLogger("django_jobs.worker")
 
 LOST = "worker lost: no heartbeat from {worker} for {timeout:g}s while the job was running"
+UNCONFIRMED = (
+    "worker lost: the connection of {worker} dropped while it claimed the job, "
+    "so it never started it"
+)
 
 
 def register(queues: list[str] | None, concurrency: int, using: str) -> Worker:
@@ -78,7 +82,8 @@ def recover_lost(now: datetime | None = None, using: str = "default") -> int:
         )
         names = dict(Worker.objects.using(using).filter(pk__in=dead_ids).values_list("pk", "name"))
         for job in jobs:
-            _fail_lost(job, names.get(job.worker_id, "an unknown worker"), timeout, now, using)
+            name = names.get(job.worker_id, "an unknown worker")
+            _fail_lost(job, LOST.format(worker=name, timeout=timeout), now, using)
         if jobs:
             Job.objects.using(using).bulk_update(jobs, TRANSITION_FIELDS)
         Worker.objects.using(using).filter(pk__in=dead_ids).exclude(
@@ -89,8 +94,30 @@ def recover_lost(now: datetime | None = None, using: str = "default") -> int:
     return len(jobs)
 
 
-def _fail_lost(job: Job, worker_name: str, timeout: float, now: datetime, using: str) -> None:
-    error = LOST.format(worker=worker_name, timeout=timeout)
+def recover_unconfirmed(worker: Worker, known: set[int], now: datetime, using: str) -> int:
+    """Fail the attempts the database says ``worker`` runs but the worker never started.
+
+    When a connection drops during the commit of a claim, the claim may have
+    committed without the worker learning of it; nobody else would ever
+    recover those jobs, since their worker is alive.
+    """
+    with transaction.atomic(using=using):
+        jobs = list(
+            Job.objects.using(using)
+            .filter(status=JobStatus.RUNNING, worker_id=worker.pk)
+            .exclude(pk__in=known)
+            .select_for_update()
+        )
+        for job in jobs:
+            _fail_lost(job, UNCONFIRMED.format(worker=worker.name), now, using)
+        if jobs:
+            Job.objects.using(using).bulk_update(jobs, TRANSITION_FIELDS)
+    if jobs:
+        logger.warning("recovered jobs claimed during a lost connection count=%d", len(jobs))
+    return len(jobs)
+
+
+def _fail_lost(job: Job, error: str, now: datetime, using: str) -> None:
     when = retry_at(
         now,
         job.attempts,

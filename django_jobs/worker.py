@@ -100,6 +100,7 @@ class Worker:
         self._db_backoff = 0.0
         self._free_before_claim = 0
         self._recover_after = 0.0
+        self._lost_connection = False
         self._listener: notify.Listener | None = None
 
     # Life cycle ------------------------------------------------------------
@@ -330,6 +331,10 @@ class Worker:
         for pk in liveness.cancel_requests(self.row, self.using):
             if pk in self._inflight:
                 self._cancel(self._inflight[pk])
+        if self._lost_connection:
+            known = set(self._inflight) | {item.job.pk for item in self._unsaved}
+            liveness.recover_unconfirmed(self.row, known, now, self.using)
+            self._lost_connection = False
         if clock >= self._recover_after:
             liveness.recover_lost(now, self.using)
         self._prune(clock)
@@ -418,6 +423,8 @@ class Worker:
             # Peers were cut off too: give them one WORKER_TIMEOUT to heartbeat
             # again before declaring anybody dead.
             self._recover_after = time.monotonic() + timeout
+            # A claim whose commit was cut off may have committed all the same.
+            self._lost_connection = True
             logger.warning(
                 "database unavailable during %s; retrying in %.1fs",
                 getattr(fn, "__name__", fn),
