@@ -530,20 +530,33 @@ def main() -> None:
         except Exception as exc:
             rows.append(Row(name, error=f"not measured: {str(exc).splitlines()[0][:150]}"))
             print(f"    {name} failed: {exc}", file=sys.stderr, flush=True)
+        (RESULTS / "latest.md").write_text(machine() + "\n" + render(rows, opts))
+    extras = []
     if "django-jobs" in names and not opts.no_ceiling:
-        print("... raw-SQL ceiling", flush=True)
-        ceiling = Row("raw SQL ceiling (psycopg loop, batch 4)")
-        ceiling.drain1 = Drain(opts.jobs, opts.jobs / raw_ceiling(opts.jobs, 4), True)
-        rows.append(ceiling)
+        extras.append(("raw SQL ceiling (psycopg loop, batch 4)", lambda: ceiling_row(opts)))
     if "django-jobs" in names and not opts.no_sqlite:
-        print("... django-jobs on SQLite", flush=True)
-        rows.append(sqlite_row(opts, log))
+        extras.append(("django-jobs on SQLite", lambda: sqlite_row(opts, log)))
+    for label, make in extras:
+        print(f"... {label}", flush=True)
+        try:
+            rows.append(make())
+        except Exception as exc:
+            rows.append(Row(label, error=f"not measured: {str(exc).splitlines()[0][:150]}"))
     if opts.sweep and "django-jobs" in names:
         print("... runjobs settings sweep", flush=True)
-        extra_lines = sweep(opts, log)
+        try:
+            extra_lines = sweep(opts, log)
+        except Exception as exc:
+            extra_lines = ["", f"sweep failed: {exc}"]
     text = render(rows, opts) + "\n".join(extra_lines)
     print("\n" + text)
     (RESULTS / "latest.md").write_text(machine() + "\n" + text)
+
+
+def ceiling_row(opts: argparse.Namespace) -> Row:
+    row = Row("raw SQL ceiling (psycopg loop, batch 4)")
+    row.drain1 = Drain(opts.jobs, opts.jobs / raw_ceiling(opts.jobs, 4), True)
+    return row
 
 
 def sqlite_row(opts: argparse.Namespace, log: Path) -> Row:
