@@ -64,7 +64,8 @@ def steer_many(request: HttpRequest, queryset: QuerySet, call: Callable[[int], s
     """Apply one steering call to each selected job; refused ones are counted, not fatal."""
     done: Counter = Counter()
     skipped: Counter = Counter()
-    for pk, current in queryset.order_by().values_list("pk", "status"):
+    # Oldest first, so the summary reads the same on every database.
+    for pk, current in queryset.order_by("pk").values_list("pk", "status"):
         try:
             done[call(pk)] += 1
         except JobStateError:
