@@ -61,7 +61,7 @@ def build_job(
         raise InvalidJob(
             "run_at", "run_at is for one-time jobs; a recurring job follows its schedule"
         )
-    job = Job(
+    job = new_job(
         name=clean_name(name if name is not None else handler_name),
         handler=handler_name,
         data=clean_data(data),
@@ -75,10 +75,25 @@ def build_job(
         allow_overlap=bool(allow_overlap),
         status=JobStatus.PENDING,
         created_at=now,
+        updated_at=now,
     )
     first = job.next_slot(now) if expression else (clean_run_at(run_at) or now)
     job.next_run_at = job.scheduled_for = first
     return job
+
+
+_static_defaults: list[tuple[str, Any]] | None = None
+
+
+def new_job(**values: Any) -> Job:
+    """``Job(**values)`` through the model's positional fast path: thousands at a time."""
+    global _static_defaults
+    if _static_defaults is None:
+        _static_defaults = [
+            (f.attname, None if callable(f.default) else f.get_default())
+            for f in Job._meta.concrete_fields
+        ]
+    return Job(*[values.get(attname, default) for attname, default in _static_defaults])
 
 
 def enqueue(

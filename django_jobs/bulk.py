@@ -91,7 +91,11 @@ def insert_returning_ids(
     database's work; MySQL (no ``INSERT ... RETURNING``) gets None.
     """
     connection = connections[using]
-    if connection.vendor not in ("postgresql", "sqlite"):
+    if connection.vendor == "postgresql":
+        ids = _copy_with_reserved_ids(connection, model, fields, rows)
+        if ids is not None:
+            return ids
+    elif connection.vendor != "sqlite":
         return None
     qn = connection.ops.quote_name
     meta = model._meta
@@ -113,4 +117,30 @@ def insert_returning_ids(
             )
             cursor.execute(sql, [value for row in part for value in row])
             ids.extend(row[0] for row in cursor.fetchall())
+    return ids
+
+
+def _copy_with_reserved_ids(connection, model, fields, rows) -> list[int] | None:
+    """PostgreSQL: reserve ids from the sequence, then stream the rows with COPY.
+
+    COPY is several times faster than any INSERT for thousands of rows;
+    reserving the ids first gives the caller the same answer RETURNING would.
+    """
+    qn = connection.ops.quote_name
+    meta = model._meta
+    with connection.cursor() as cursor:
+        raw = getattr(cursor, "cursor", None)
+        if not hasattr(raw, "copy"):  # psycopg2: no COPY API of this shape
+            return None
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(rows)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        columns = ", ".join(
+            qn(c) for c in [meta.pk.column, *(meta.get_field(f).column for f in fields)]
+        )
+        with raw.copy(f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN") as copy:
+            for pk, row in zip(ids, rows, strict=True):
+                copy.write_row([pk, *row])
     return ids
