@@ -6,6 +6,11 @@ day-of-week combine with OR only when neither field starts with ``*``. On top of
 ``L`` (last day of the month) in day-of-month and ``weekday#n`` (n-th weekday of the
 month) in day-of-week are accepted. Everything here works on naive local wall-clock
 times; turning them into instants (and the DST rules) is the caller's job.
+
+Each field is checked here, item by item, so errors can say exactly what is wrong; croniter
+then expands the fields into value sets. Where croniter's reading differs from cronie's
+(noted below) the values come from the checked text instead. Whether the two day fields
+combine with OR is always decided from the text, never from croniter's expansion.
 """
 
 from __future__ import annotations
@@ -15,6 +20,9 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+
+from croniter import CroniterError, croniter
 
 from .exceptions import InvalidSchedule
 
@@ -57,6 +65,7 @@ _HOUR_FIELD = _Field("hour", 0, 23, "0-23")
 _DOM = _Field("day-of-month", 1, 31, "1-31 or L")
 _MONTH = _Field("month", 1, 12, "1-12 or JAN-DEC", MONTH_NAMES, 1)
 _DOW = _Field("day-of-week", 0, 7, "0-7 or SUN-SAT", DAY_NAMES, 0)
+_FIELDS = (_MINUTE, _HOUR_FIELD, _DOM, _MONTH, _DOW)
 
 
 def _value(field: _Field, token: str) -> int:
@@ -81,28 +90,27 @@ def _step(field: _Field, item: str, text: str) -> int:
     return int(text)
 
 
-def _expand_item(field: _Field, item: str) -> set[int]:
-    """Values of one list item: ``*``, ``N``, ``A-B``, ``*/S`` or ``A-B/S``."""
+def _check_item(field: _Field, item: str) -> int | None:
+    """Check ``*``, ``N``, ``A-B``, ``*/S`` or ``A-B/S``; return A for a range ``A-A``."""
     base, slash, step_text = item.partition("/")
     step = _step(field, item, step_text) if slash else 1
     if base == "*":
-        low, high = field.low, field.high
-    elif "-" in base:
-        first, _, last = base.partition("-")
-        low, high = _value(field, first), _value(field, last)
-        if low > high:
-            raise InvalidSchedule(
-                f"{field.name} range {base!r} runs backwards; write the smaller value first"
-            )
-    else:
-        value = _value(field, base)
+        return None
+    if "-" not in base:
+        _value(field, base)
         if slash:
             raise InvalidSchedule(
                 f"{field.name} step needs '*' or a range before the '/', "
                 f"like '*/{step}' or '{base}-{field.high}/{step}', got {item!r}"
             )
-        return {value}
-    return set(range(low, high + 1, step))
+        return None
+    first, _, last = base.partition("-")
+    low, high = _value(field, first), _value(field, last)
+    if low > high:
+        raise InvalidSchedule(
+            f"{field.name} range {base!r} runs backwards; write the smaller value first"
+        )
+    return low if low == high else None
 
 
 def _items(field: _Field, text: str) -> list[str]:
@@ -112,38 +120,79 @@ def _items(field: _Field, text: str) -> list[str]:
     return items
 
 
-def _expand(field: _Field, text: str) -> tuple[int, ...]:
-    values: set[int] = set()
+def _check_nth(item: str) -> None:
+    base, _, week = item.partition("#")
+    _value(_DOW, base)
+    if week not in ("1", "2", "3", "4", "5"):
+        raise InvalidSchedule(f"day-of-week {item!r}: the number after '#' must be 1-5")
+
+
+def _split(field: _Field, text: str) -> tuple[list[str], set[int], list[str]]:
+    """Check a field item by item, the cronie way, and sort its items for expansion.
+
+    Returns the items croniter expands, the values of items it would get wrong, and (for
+    day-of-week) the ``weekday#n`` items. ``L`` in day-of-month is read from the text, not
+    by croniter: it counts ``L`` as one more day, so ``2-31,L`` comes back as ``*`` and
+    would run on the 1st.
+    """
+    items: list[str] = []
+    own: set[int] = set()
+    nth: list[str] = []
     for item in _items(field, text):
-        values |= _expand_item(field, item)
-    return tuple(sorted(values))
-
-
-def _expand_dom(text: str) -> tuple[frozenset[int], bool]:
-    """Day-of-month values, plus whether ``L`` (last day of the month) was given."""
-    days: set[int] = set()
-    last = False
-    for item in _items(_DOM, text):
-        if item == "L":
-            last = True
+        if field is _DOM and item == "L":
+            continue
+        if field is _DOW and "#" in item:
+            _check_nth(item)
+            nth.append(item)
         else:
-            days |= _expand_item(_DOM, item)
-    return frozenset(days), last
+            single = _check_item(field, item)
+            if single is None:
+                items.append(item)
+            else:
+                # croniter reads a one-value range such as 5-5 (or 5-5/2) as the whole
+                # field; cronie reads it as that one value.
+                own.add(single % 7 if field is _DOW else single)
+    return items, own, nth
 
 
-def _expand_dow(text: str) -> tuple[frozenset[int], frozenset[tuple[int, int]]]:
-    """Weekdays (0 = Sunday; 7 folds onto 0) and ``(weekday, n)`` pairs from ``weekday#n``."""
-    days: set[int] = set()
-    nth: set[tuple[int, int]] = set()
-    for item in _items(_DOW, text):
-        base, hash_, week = item.partition("#")
-        if not hash_:
-            days |= {day % 7 for day in _expand_item(_DOW, item)}
-        elif week in ("1", "2", "3", "4", "5"):
-            nth.add((_value(_DOW, base) % 7, int(week)))
-        else:
-            raise InvalidSchedule(f"day-of-week {item!r}: the number after '#' must be 1-5")
-    return frozenset(days), frozenset(nth)
+def _values(expanded: list[int | str], field: _Field) -> set[int]:
+    """croniter's expansion of one field, where ``*`` (alone or in a list) means every value."""
+    if "*" in expanded:
+        return set(range(field.low, 7 if field is _DOW else field.high + 1))
+    return {value for value in expanded if isinstance(value, int)}
+
+
+def _expand(parts: list[str]) -> CronFields:
+    """Check the five fields, then have croniter expand them into value sets."""
+    splits = [_split(field, text) for field, text in zip(_FIELDS, parts, strict=True)]
+    # A field with nothing for croniter gets a placeholder whose expansion is ignored.
+    texts = [",".join(items) or "*" for items, _, _ in splits]
+    weekday_items, _, nth_items = splits[4]
+    # croniter refuses plain weekdays mixed with weekday#n ("1,5#2") and folds a plain
+    # weekday into a weekday#n of the same day ("1,1#1"), so mixed fields take two calls.
+    separate_nth = bool(weekday_items and nth_items)
+    if nth_items and not separate_nth:
+        texts[4] = ",".join(nth_items)
+    try:
+        expanded, nth = croniter.expand(" ".join(texts))
+        if separate_nth:
+            nth = croniter.expand(f"* * * * {','.join(nth_items)}")[1]
+    except CroniterError as exc:
+        raise InvalidSchedule(f"cron {' '.join(parts)!r} is not supported: {exc}") from None
+    values = [
+        (_values(field_values, field) if items else set()) | own
+        for field, (items, own, _), field_values in zip(_FIELDS, splits, expanded, strict=True)
+    ]
+    return CronFields(
+        text=(parts[0], parts[1], parts[2], parts[3], parts[4]),
+        minutes=tuple(sorted(values[0])),
+        hours=tuple(sorted(values[1])),
+        days=frozenset(values[2]),
+        last_day="L" in parts[2].split(","),
+        months=tuple(sorted(values[3])),
+        weekdays=frozenset(values[4]),
+        nth_weekdays=frozenset((day, week) for day, weeks in nth.items() for week in weeks),
+    )
 
 
 def _first_at_least(values: tuple[int, ...], floor: int) -> int | None:
@@ -230,6 +279,7 @@ class CronFields:
         return None
 
 
+@lru_cache(maxsize=1024)
 def parse_cron(expression: str) -> CronFields:
     """Parse 5 fields or an ``@nickname``; raise InvalidSchedule saying what is wrong."""
     text = expression.strip()
@@ -246,18 +296,7 @@ def parse_cron(expression: str) -> CronFields:
     parts = text.upper().split()
     if len(parts) != 5:
         raise InvalidSchedule(f"expected 5 fields ({FIELD_NAMES}), got {len(parts)}")
-    days, last_day = _expand_dom(parts[2])
-    weekdays, nth_weekdays = _expand_dow(parts[4])
-    fields = CronFields(
-        text=(parts[0], parts[1], parts[2], parts[3], parts[4]),
-        minutes=_expand(_MINUTE, parts[0]),
-        hours=_expand(_HOUR_FIELD, parts[1]),
-        days=days,
-        last_day=last_day,
-        months=_expand(_MONTH, parts[3]),
-        weekdays=weekdays,
-        nth_weekdays=nth_weekdays,
-    )
+    fields = _expand(parts)
     if not fields.can_fire():
         raise InvalidSchedule(
             f"cron {fields.expression!r} never runs: no date matches its "

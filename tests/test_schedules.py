@@ -477,6 +477,53 @@ def test_time_fields_expand_like_croniter(expr: str) -> None:
     assert set(schedule.fields.weekdays) == {day % 7 for day in values(4, 0, 6)}
 
 
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "0 0 1-15/2,20 * *",
+        "0 0 */2 * 1-5",
+        "0 0 L * *",
+        "0 0 15,L * SUN",
+        "0 0 * * MON#2",
+        "0 0 * * 7#1,1#1",
+        "0 0 * * fri#5,fri#1",
+    ],
+)
+def test_day_fields_expand_like_croniter(expr: str) -> None:
+    schedule = parse_schedule(expr, "UTC")
+    assert isinstance(schedule, CronSchedule)
+    expanded, nth = croniter.expand(expr)
+    days = expanded[2]
+    numbers = {day for day in days if day != "l"}
+    assert set(schedule.fields.days) == (set(range(1, 32)) if numbers == {"*"} else numbers)
+    assert schedule.fields.last_day is ("l" in days)
+    pairs = {(day, week) for day, weeks in nth.items() for week in weeks}
+    assert schedule.fields.nth_weekdays == pairs
+    weekdays = set(range(7)) if expanded[4] == ["*"] else set(expanded[4])
+    assert set(schedule.fields.weekdays) == (set() if pairs else weekdays)
+
+
+@pytest.mark.parametrize(
+    ("expr", "after", "expected"),
+    [
+        # a one-value range is that value (croniter widens 5-5 to the whole field)
+        ("5-5 * * * *", utc(2024, 1, 1), [utc(2024, 1, 1, 0, 5), utc(2024, 1, 1, 1, 5)]),
+        ("0 0 * * 7-7/3", utc(2024, 5, 13), [utc(2024, 5, 19), utc(2024, 5, 26)]),
+        # L is not one more day (croniter reads 2-31,L as every day, the 1st included)
+        ("0 0 2-31,L * *", utc(2024, 4, 30, 1), [utc(2024, 5, 2), utc(2024, 5, 3)]),
+        # plain weekdays and weekday#n in one field (croniter refuses or merges them)
+        ("0 0 * * 5,1#1", utc(2024, 5, 1), [utc(2024, 5, 3), utc(2024, 5, 6), utc(2024, 5, 10)]),
+        ("0 0 * * 1,1#1", utc(2024, 5, 1), [utc(2024, 5, 6), utc(2024, 5, 13)]),
+        # * inside a list still covers the whole field
+        ("0 0 1 *,7 *", utc(2024, 1, 15), [utc(2024, 2, 1), utc(2024, 3, 1)]),
+    ],
+)
+def test_cronie_reading_where_croniter_differs(
+    expr: str, after: datetime, expected: list[datetime]
+) -> None:
+    assert runs(expr, "UTC", after, len(expected)) == expected
+
+
 # Day-of-month and day-of-week: OR when both restricted, AND when either starts with '*'
 
 
