@@ -19,7 +19,12 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The web server and the worker write at the same time: wait for the lock.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        # Readers never block the writer: workers and the web server share the file.
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
 
 INSTALLED_APPS = [
     "django.contrib.admin",
