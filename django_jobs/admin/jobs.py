@@ -115,8 +115,9 @@ class JobAdmin(SteeringMixin, admin.ModelAdmin):
         extra = {"runner_on": actions.runner_running(), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
-    def get_actions(self, request: HttpRequest) -> dict:
-        found = super().get_actions(request)
+    def get_actions(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict:
+        # Django 6.1 passes an action location; 5.2 does not.
+        found = super().get_actions(request, *args, **kwargs)
         found.pop("delete_selected", None)  # replaced by delete_jobs
         return found
 
