@@ -115,9 +115,10 @@ class JobAdmin(SteeringMixin, admin.ModelAdmin):
         extra = {"runner_on": actions.runner_running(), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
-    def get_actions(self, request: HttpRequest, *args: Any, **kwargs: Any) -> dict:
-        # Django 6.1 passes an action location; 5.2 does not.
-        found = super().get_actions(request, *args, **kwargs)
+    def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict:
+        # Django 6.1 passes where the actions are shown; 5.2 knows no such argument.
+        where = {} if action_location is None else {"action_location": action_location}
+        found = super().get_actions(request, **where)
         found.pop("delete_selected", None)  # replaced by delete_jobs
         return found
 
