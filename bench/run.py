@@ -683,8 +683,11 @@ def machine() -> str:
         platform.processor(),
     )
     mem = subprocess.run(["free", "-h"], capture_output=True, text=True).stdout.split("\n")[1]
-    with pg() as conn:
-        version = conn.execute("SHOW server_version").fetchone()[0]
+    try:
+        with pg() as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+    except psycopg.Error:
+        version = "(server unreachable when the table was written)"
     return (
         f"- date: {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n"
         f"- CPU: {cpu}, nproc {os.cpu_count()}\n"
