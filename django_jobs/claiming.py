@@ -21,6 +21,7 @@ from django.db import connections, transaction
 from .bulk import update_rows
 from .completion import save_history
 from .conf import jobs_settings
+from .statements import fetch_all
 from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
 
 
@@ -104,9 +105,7 @@ def _claim_returning(
             f"AND {qn('status')} = %s RETURNING {columns}, NULL"
         )
         args = [*params, *sub_params, limit, JobStatus.PENDING]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, args)
-        rows = cursor.fetchall()
+    rows = fetch_all(connection, sql, args)
     names = [f.attname for f in fields]
     jobs = []
     for row in rows:

@@ -21,6 +21,7 @@ from .conf import jobs_settings
 from .execution import Outcome
 from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
 from .retry import retry_at
+from .statements import fetch_all
 
 logger = logging.getLogger("django_jobs.worker")
 
@@ -153,9 +154,7 @@ def _finish_in_one_statement(
     )
     params = [value for row in rows for value in row]
     params += [worker.pk, JobStatus.RUNNING, JobStatus.CANCELLED, RunStatus.CANCELLED]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        done = dict(cursor.fetchall())
+    done = dict(fetch_all(connection, sql, params))
     applied = [item for pk, item in by_id.items() if pk in done]
     for item in applied:
         if done[item.job.pk]:

@@ -30,7 +30,7 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_TIMEOUT": 30.0,
     # Seconds between heartbeats; None means WORKER_TIMEOUT / 6.
     "HEARTBEAT_INTERVAL": None,
-    "CONCURRENCY": 4,
+    "CONCURRENCY": 10,
     # Largest number of jobs one claim statement takes.
     "BATCH_SIZE": 100,
     "DEFAULT_QUEUE": "default",
@@ -47,6 +47,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_DATA_BYTES": 64 * 1024,
     # Wake idle workers with LISTEN/NOTIFY on PostgreSQL (off for PgBouncer transaction mode).
     "NOTIFY": True,
+    # Prepare the worker's claim and completion statements on PostgreSQL (off for
+    # PgBouncer in transaction mode before 1.21).
+    "PREPARED_STATEMENTS": True,
     # Days to keep finished one-time jobs and history rows (None: forever).
     "RETENTION_DAYS": None,
     "API_PERMISSION_CLASSES": ["django_jobs.api.permissions.IsStaff"],

@@ -34,15 +34,25 @@ logger = logging.getLogger("django_jobs.worker")
 DB_ERRORS = (DatabaseError, InterfaceError)
 # Seconds between a worker's pruning rounds when RETENTION_DAYS is set.
 PRUNE_EVERY = 60.0
+# Jobs averaging less than this (ms) are claimed a round ahead of free slots.
+PREFETCH_BELOW_MS = 20.0
 
 
 @dataclass
 class InFlight:
     job: Job
     ctx: JobContext
-    future: Future
-    deadline: float | None
+    timeout: float | None
+    future: Future | None = None
+    # When a pool thread started it; a prefetched job waits in the pool's queue first.
+    started: float | None = None
     abandoned: bool = False
+
+    @property
+    def deadline(self) -> float | None:
+        if self.timeout is None or self.started is None:
+            return None
+        return self.started + self.timeout
 
 
 @dataclass
@@ -99,6 +109,7 @@ class Worker:
         self._next_prune = 0.0
         self._db_backoff = 0.0
         self._free_before_claim = 0
+        self._recent_ms: float | None = None
         self._recover_after = 0.0
         self._lost_connection = False
         self._listener: notify.Listener | None = None
@@ -203,12 +214,18 @@ class Worker:
         """Record finished jobs, keep the heartbeat, claim what fits; returns jobs claimed."""
         now = now or timezone.now()
         self._free_before_claim = 0
-        self._safely(self._collect, now)
+        self._take_done()
         self._safely(self._tick, now)
         self._expire(now)
+        claimed = self._claim(now)
+        # Outcomes are written after the claim, while the new batch already runs.
+        self._safely(self._collect, now)
+        return claimed
+
+    def _claim(self, now: datetime) -> int:
         if self._stopping.is_set() or not (self._healthy and self._runner_on):
             return 0
-        free = min(self.concurrency - self._busy(), self.batch_size)
+        free = min(self._capacity() - self._busy(), self.batch_size)
         if self.max_jobs is not None:
             free = min(free, self.max_jobs - self.stats.claimed)
         if free <= 0:
@@ -231,16 +248,16 @@ class Worker:
             logger=logging.getLogger(f"django_jobs.job.{job.handler}"),
         )
         timeout = job.timeout if job.timeout is not None else jobs_settings.DEFAULT_TIMEOUT
-        deadline = time.monotonic() + float(timeout) if timeout else None
+        timeout = float(timeout) if timeout else None
         if isinstance(self._pool, ProcessPool):
             # The pool kills the process at the timeout: nothing is left to abandon.
-            timeout = float(timeout) if timeout else None
-            future = self._pool.submit(execute, job.handler, job.data, ctx, timeout=timeout)
-            deadline = None
+            entry = InFlight(job, ctx, None)
+            entry.future = self._pool.submit(execute, job.handler, job.data, ctx, timeout=timeout)
         else:
-            future = self._pool.submit(execute, job.handler, job.data, ctx)
-        self._inflight[job.pk] = InFlight(job, ctx, future, deadline)
-        future.add_done_callback(lambda f, pk=job.pk: self._on_done(pk, f))
+            entry = InFlight(job, ctx, timeout)
+            entry.future = self._pool.submit(_start, entry)
+        self._inflight[job.pk] = entry
+        entry.future.add_done_callback(lambda f, pk=job.pk: self._on_done(pk, f))
 
     def _on_done(self, pk: int, future: Future) -> None:
         try:
@@ -267,9 +284,8 @@ class Worker:
                 self._unsaved.append(Finished(job, outcome))
         return [job for job in jobs if not overlap.overlaps(job)]
 
-    def _collect(self, now: datetime) -> None:
-        batch = self._unsaved
-        self._unsaved = []
+    def _take_done(self) -> None:
+        """Move finished attempts out of the pool's slots; they wait in ``_unsaved``."""
         while True:
             try:
                 pk, outcome = self._done.get_nowait()
@@ -277,13 +293,20 @@ class Worker:
                 break
             entry = self._inflight.pop(pk, None)
             if entry is not None and not entry.abandoned:
-                batch.append(Finished(entry.job, outcome))
+                self._unsaved.append(Finished(entry.job, outcome))
+
+    def _collect(self, now: datetime) -> None:
+        """Write finished attempts; they stay in ``_unsaved`` until written: outages lose none."""
+        self._take_done()
+        batch = self._unsaved
         if not batch:
             return
-        self._unsaved = batch  # kept until written, so an outage loses nothing
         applied = finish(self.row, batch, now, self.using)
         self._unsaved = []
         self.stats.finished += len(batch)
+        for item in batch:
+            ms = item.outcome.duration_ms
+            self._recent_ms = ms if self._recent_ms is None else 0.8 * self._recent_ms + 0.2 * ms
         for item in applied:
             logger.info(
                 "job finished job=%s handler=%s status=%s duration_ms=%d",
@@ -297,7 +320,8 @@ class Worker:
         """Fail attempts past their timeout; their threads are abandoned, not killed."""
         clock = time.monotonic()
         for pk, entry in list(self._inflight.items()):
-            if entry.abandoned or entry.deadline is None or clock < entry.deadline:
+            deadline = entry.deadline
+            if entry.abandoned or deadline is None or clock < deadline:
                 continue
             entry.abandoned = True
             entry.ctx._cancel.set()
@@ -385,6 +409,18 @@ class Worker:
     def _busy(self) -> int:
         return len(self._inflight)
 
+    def _capacity(self) -> int:
+        """Jobs this worker holds at once: its pool, plus as many queued when jobs are short.
+
+        Claiming only for free slots makes batches tiny when jobs take
+        microseconds; holding a second round of short jobs keeps batches full.
+        Long jobs are never held back from other workers this way.
+        """
+        short = self._recent_ms is not None and self._recent_ms < PREFETCH_BELOW_MS
+        if short and not isinstance(self._pool, ProcessPool):
+            return 2 * self.concurrency
+        return self.concurrency
+
     def _active(self) -> bool:
         return any(not entry.abandoned for entry in self._inflight.values())
 
@@ -452,3 +488,9 @@ def _rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _start(entry: InFlight) -> Outcome:
+    """Run in a pool thread: the timeout counts from here, not from the claim."""
+    entry.started = time.monotonic()
+    return execute(entry.job.handler, entry.job.data, entry.ctx)
