@@ -21,8 +21,8 @@ from django.db import connections, transaction
 from .bulk import update_rows
 from .completion import save_history
 from .conf import jobs_settings
-from .statements import fetch_all
 from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
+from .statements import fetch_all
 
 
 def claim(
@@ -43,6 +43,11 @@ def claim(
                 jobs = _claim_locking(worker, queues, limit, now, using)
             if jobs and jobs_settings.ENABLE_HISTORY:
                 JobHistory.objects.using(using).bulk_create([job.run_history for job in jobs])
+    return after_claim(jobs, now, using)
+
+
+def after_claim(jobs: list[Job], now: datetime, using: str) -> list[Job]:
+    """Order claimed jobs and skip the slots past their misfire grace; the rest run."""
     if not jobs:
         return []
     jobs.sort(key=lambda job: (-job.priority, job.next_run_at, job.pk))
@@ -75,38 +80,67 @@ def _claim_returning(
         f"{qn('last_run_at')} = %s, {qn('updated_at')} = %s"
     )
     if connection.vendor == "postgresql":
-        # A materialised CTE runs the locking pick exactly once; inside IN (...)
-        # the planner may re-run it and take more rows than LIMIT.
-        returning = ", ".join(f"{table}.{qn(f.column)}" for f in fields)
-        sql = (
-            f"WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED), "
-            f"claimed AS (UPDATE {table} {assign} FROM picked "
-            f"WHERE {table}.{qn('id')} = picked.{qn('id')} AND {table}.{qn('status')} = %s "
-            f"RETURNING {returning})"
-        )
-        args = [*sub_params, limit, *params, JobStatus.PENDING]
-        selected = ", ".join(f"claimed.{qn(f.column)}" for f in fields)
-        if jobs_settings.ENABLE_HISTORY:
-            history = qn(JobHistory._meta.db_table)
-            sql += (
-                f", hist AS (INSERT INTO {history} ({qn('job_id')}, {qn('status')}, "
-                f"{qn('attempt')}, {qn('scheduled_for')}, {qn('worker')}, {qn('started_at')}, "
-                f"{qn('error')}) SELECT {qn('id')}, %s, {qn('attempts')}, {qn('scheduled_for')}, "
-                f"%s, %s, '' FROM claimed RETURNING {qn('id')}, {qn('job_id')}) "
-                f"SELECT {selected}, hist.{qn('id')} FROM claimed "
-                f"LEFT JOIN hist ON hist.{qn('job_id')} = claimed.{qn('id')}"
-            )
-            args += [RunStatus.RUNNING, worker.name, conv(now)]
-        else:
-            sql += f" SELECT {selected}, NULL FROM claimed"
+        ctes, args, select = claim_ctes(worker, queues, limit, now, connection)
+        sql = f"WITH {ctes} {select}"
     else:
         sql = (
             f"UPDATE {table} {assign} WHERE {qn('id')} IN ({pick}) "
             f"AND {qn('status')} = %s RETURNING {columns}, NULL"
         )
         args = [*params, *sub_params, limit, JobStatus.PENDING]
-    rows = fetch_all(connection, sql, args)
-    names = [f.attname for f in fields]
+    return rows_to_jobs(fetch_all(connection, sql, args), worker, now, using)
+
+
+def claim_ctes(
+    worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, connection
+) -> tuple[str, list, str]:
+    """PostgreSQL: the claim as CTEs (``picked``, ``claimed``, ``hist``) and the SELECT of its rows.
+
+    A materialised CTE runs the locking pick exactly once; inside IN (...) the
+    planner may re-run it and take more rows than LIMIT.
+    """
+    qn = connection.ops.quote_name
+    fields = Job._meta.concrete_fields
+    table = qn(Job._meta.db_table)
+    where = [f"{qn('status')} = %s", f"{qn('next_run_at')} <= %s"]
+    args: list = [JobStatus.PENDING, now]
+    if queues:
+        where.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
+        args.extend(queues)
+    order = f"ORDER BY {qn('priority')} DESC, {qn('next_run_at')}, {qn('id')} LIMIT %s"
+    returning = ", ".join(f"{table}.{qn(f.column)}" for f in fields)
+    ctes = (
+        f"picked AS MATERIALIZED (SELECT {qn('id')} FROM {table} WHERE {' AND '.join(where)} "
+        f"{order} FOR UPDATE SKIP LOCKED), "
+        f"claimed AS (UPDATE {table} SET {qn('status')} = %s, {qn('worker_id')} = %s, "
+        f"{qn('attempts')} = {qn('attempts')} + 1, {qn('started_at')} = %s, "
+        f"{qn('last_run_at')} = %s, {qn('updated_at')} = %s FROM picked "
+        f"WHERE {table}.{qn('id')} = picked.{qn('id')} AND {table}.{qn('status')} = %s "
+        f"RETURNING {returning})"
+    )
+    args += [limit, JobStatus.RUNNING, worker.pk, now, now, now, JobStatus.PENDING]
+    selected = ", ".join(f"claimed.{qn(f.column)}" for f in fields)
+    if not jobs_settings.ENABLE_HISTORY:
+        return ctes, args, f"SELECT {selected}, NULL FROM claimed"
+    history = qn(JobHistory._meta.db_table)
+    ctes += (
+        f", hist AS (INSERT INTO {history} ({qn('job_id')}, {qn('status')}, "
+        f"{qn('attempt')}, {qn('scheduled_for')}, {qn('worker')}, {qn('started_at')}, "
+        f"{qn('error')}) SELECT {qn('id')}, %s, {qn('attempts')}, {qn('scheduled_for')}, "
+        f"%s, %s, '' FROM claimed RETURNING {qn('id')}, {qn('job_id')})"
+    )
+    args += [RunStatus.RUNNING, worker.name, now]
+    select = (
+        f"SELECT {selected}, hist.{qn('id')} FROM claimed "
+        f"LEFT JOIN hist ON hist.{qn('job_id')} = claimed.{qn('id')}"
+    )
+    return ctes, args, select
+
+
+def rows_to_jobs(rows: Sequence[Sequence], worker: Worker, now: datetime, using: str) -> list[Job]:
+    """Jobs from claimed rows: every job column, then the id of its history row."""
+    connection = connections[using]
+    names = [f.attname for f in Job._meta.concrete_fields]
     jobs = []
     for row in rows:
         job = Job.from_db(using, names, _convert(row[:-1], connection))

@@ -45,6 +45,10 @@ def finish(worker: Worker, items: Sequence[Finished], now: datetime, using: str)
         applied = _finish_in_one_statement(worker, by_id, now, using)
     else:
         applied = _finish_locking(worker, by_id, now, using)
+    return after_finish(by_id, applied)
+
+
+def after_finish(by_id: dict[int, Finished], applied: list[Finished]) -> list[Finished]:
     for pk in set(by_id) - {item.job.pk for item in applied}:
         logger.warning("dropped the outcome of a job this worker no longer holds job=%s", pk)
     _send_signals(applied)
@@ -77,13 +81,31 @@ _CANCEL_SETS = {"status", "next_run_at", "worker", "started_at", "cancel_request
 def _finish_in_one_statement(
     worker: Worker, by_id: dict[int, Finished], now: datetime, using: str
 ) -> list[Finished]:
-    """PostgreSQL: lock what this worker still holds, update jobs and history, in one statement.
+    """PostgreSQL: lock what this worker still holds, update jobs and history, in one statement."""
+    connection = connections[using]
+    ctes, params = finish_ctes(worker, by_id, now, connection)
+    done = dict(fetch_all(connection, f"WITH {ctes} SELECT id, cancel_requested FROM done", params))
+    return applied_outcomes(by_id, done)
+
+
+def applied_outcomes(by_id: dict[int, Finished], done: dict[int, bool]) -> list[Finished]:
+    """The outcomes the statement wrote (``done``: id -> cancel requested), fixed for cancels."""
+    applied = [item for pk, item in by_id.items() if pk in done]
+    for item in applied:
+        if done[item.job.pk]:
+            _apply_cancel_in_memory(item)
+    return applied
+
+
+def finish_ctes(
+    worker: Worker, by_id: dict[int, Finished], now: datetime, connection
+) -> tuple[str, list]:
+    """PostgreSQL: the completion as CTEs (``v``, ``owned``, ``done``, ``done_history``).
 
     Transitions are computed as if nobody asked to cancel; the statement
     applies the cancel rule itself for rows whose ``cancel_requested`` is set,
     so no lock is held across a round trip.
     """
-    connection = connections[using]
     qn = connection.ops.quote_name
     for item in by_id.values():
         _transition(item, False, now)
@@ -117,9 +139,10 @@ def _finish_in_one_statement(
         ]
         values.append(item.outcome.ok)
         rows.append(values)
-    first = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
-    rest = "(" + ", ".join(["%s"] * len(casts)) + ")"
-    values_sql = ", ".join([first] + [rest] * (len(rows) - 1))
+    # One array a column, unnested: the statement's text does not depend on the
+    # batch size, so it is parsed and planned once per connection.
+    arrays = [list(column) for column in zip(*rows, strict=True)]
+    unnest = ", ".join(f"%s::{cast}[]" for cast in casts)
     job_table, hist_table = qn(Job._meta.db_table), qn(JobHistory._meta.db_table)
 
     def job_set(field) -> str:
@@ -141,25 +164,19 @@ def _finish_in_one_statement(
             return f"{col} = CASE WHEN {cancelled} THEN %s ELSE v.h_{field.column} END"
         return f"{col} = v.h_{field.column}"
 
-    sql = (
-        f"WITH v ({', '.join(columns)}) AS (VALUES {values_sql}), "
+    ctes = (
+        f"v AS (SELECT * FROM unnest({unnest}) AS u({', '.join(columns)})), "
         f"owned AS MATERIALIZED (SELECT j.id, j.cancel_requested FROM {job_table} j "
         f"JOIN v ON v.id = j.id WHERE j.worker_id = %s AND j.status = %s FOR UPDATE OF j), "
         f"done AS (UPDATE {job_table} AS j SET {', '.join(job_set(f) for f in job_fields)} "
         f"FROM v JOIN owned o ON o.id = v.id WHERE j.id = v.id "
         f"RETURNING j.id, o.cancel_requested), "
-        f"hist AS (UPDATE {hist_table} AS h SET {', '.join(hist_set(f) for f in hist_fields)} "
-        f"FROM v JOIN done d ON d.id = v.id WHERE h.id = v.hid) "
-        f"SELECT id, cancel_requested FROM done"
+        f"done_history AS (UPDATE {hist_table} AS h "
+        f"SET {', '.join(hist_set(f) for f in hist_fields)} "
+        f"FROM v JOIN done d ON d.id = v.id WHERE h.id = v.hid)"
     )
-    params = [value for row in rows for value in row]
-    params += [worker.pk, JobStatus.RUNNING, JobStatus.CANCELLED, RunStatus.CANCELLED]
-    done = dict(fetch_all(connection, sql, params))
-    applied = [item for pk, item in by_id.items() if pk in done]
-    for item in applied:
-        if done[item.job.pk]:
-            _apply_cancel_in_memory(item)
-    return applied
+    params = [*arrays, worker.pk, JobStatus.RUNNING, JobStatus.CANCELLED, RunStatus.CANCELLED]
+    return ctes, params
 
 
 def _apply_cancel_in_memory(item: Finished) -> None:

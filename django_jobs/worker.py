@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from django.db import DatabaseError, InterfaceError, connections, router
 from django.utils import timezone
 
-from . import actions, claiming, liveness, notify, overlap, pruning, signals
+from . import actions, claiming, cycle, liveness, notify, overlap, pruning, signals
 from .completion import Finished, finish
 from .conf import jobs_settings
 from .execution import JobContext, Outcome, execute
@@ -153,12 +153,15 @@ class Worker:
         self.start()
         try:
             while True:
-                took = self.loop(now)
-                if not took and not self._inflight and not self._unsaved:
-                    break
-                if not took:
-                    self._wake.wait(0.05)
-                    self._wake.clear()
+                if self.loop(now):
+                    continue
+                if not self._inflight and not self._unsaved:
+                    # Idle: one more claim with every slot free decides whether all is done.
+                    if not self.loop(now) and not self._inflight and not self._unsaved:
+                        break
+                    continue
+                self._wake.wait(0.05)
+                self._wake.clear()
         finally:
             self.shutdown(grace=None)
         return self.stats.finished
@@ -231,7 +234,10 @@ class Worker:
         if free <= 0:
             return 0
         self._free_before_claim = free
-        jobs = self._safely(claiming.claim, self.row, self.queues, free, now, self.using) or []
+        if self._unsaved and cycle.supported(self.using):
+            jobs = self._finish_and_claim(free, now)
+        else:
+            jobs = self._safely(claiming.claim, self.row, self.queues, free, now, self.using) or []
         jobs = self._spawn_overlapping(jobs, now)
         for job in jobs:
             self._submit(job)
@@ -284,6 +290,19 @@ class Worker:
                 self._unsaved.append(Finished(job, outcome))
         return [job for job in jobs if not overlap.overlaps(job)]
 
+    def _finish_and_claim(self, free: int, now: datetime) -> list[Job]:
+        """Write the waiting outcomes and claim the next batch in one statement."""
+        batch = self._unsaved
+        result = self._safely(
+            cycle.finish_and_claim, self.row, batch, self.queues, free, now, self.using
+        )
+        if result is None:
+            return []  # the outcomes stay in _unsaved and are written later
+        applied, jobs = result
+        self._unsaved = []
+        self._record(batch, applied)
+        return jobs
+
     def _take_done(self) -> None:
         """Move finished attempts out of the pool's slots; they wait in ``_unsaved``."""
         while True:
@@ -303,6 +322,9 @@ class Worker:
             return
         applied = finish(self.row, batch, now, self.using)
         self._unsaved = []
+        self._record(batch, applied)
+
+    def _record(self, batch: list[Finished], applied: list[Finished]) -> None:
         self.stats.finished += len(batch)
         for item in batch:
             ms = item.outcome.duration_ms

@@ -1,0 +1,51 @@
+"""One round trip a worker cycle on PostgreSQL: write outcomes and claim the next batch.
+
+Every commit waits for the disk, and a worker cycle used to commit twice (the
+outcomes, then the claim). Data-modifying CTEs let one statement do both, as
+one transaction: the outcomes and the claim succeed or fail together, so an
+outage still loses nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import connections
+
+from .claiming import after_claim, claim_ctes, rows_to_jobs
+from .completion import Finished, after_finish, applied_outcomes, finish_ctes
+from .models import Job, Worker
+from .statements import fetch_all
+
+
+def supported(using: str) -> bool:
+    return connections[using].vendor == "postgresql"
+
+
+def finish_and_claim(
+    worker: Worker,
+    items: Sequence[Finished],
+    queues: Sequence[str] | None,
+    limit: int,
+    now: datetime,
+    using: str,
+) -> tuple[list[Finished], list[Job]]:
+    """Write ``items`` and claim up to ``limit`` jobs; returns (applied outcomes, claimed jobs)."""
+    connection = connections[using]
+    by_id = {item.job.pk: item for item in items}
+    finishing, finish_params = finish_ctes(worker, by_id, now, connection)
+    claiming, claim_params, select = claim_ctes(worker, queues, limit, now, connection)
+    # One row even when nothing was claimed, carrying what the completion wrote.
+    sql = (
+        f"WITH {finishing}, {claiming}, "
+        f"outcome AS (SELECT coalesce(json_agg(json_build_array(id, cancel_requested)), "
+        f"'[]'::json) AS written FROM done) "
+        f"SELECT outcome.written, batch.* FROM outcome LEFT JOIN ({select}) AS batch ON true"
+    )
+    rows = fetch_all(connection, sql, [*finish_params, *claim_params])
+    written = {pk: cancelled for pk, cancelled in rows[0][0]}
+    applied = after_finish(by_id, applied_outcomes(by_id, written))
+    claimed = [row[1:] for row in rows if row[1] is not None]
+    jobs = after_claim(rows_to_jobs(claimed, worker, now, using), now, using)
+    return applied, jobs
