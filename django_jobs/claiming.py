@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from django.db import connections, transaction
+from django.db import IntegrityError, connections, transaction
 
 from .bulk import update_rows
 from .completion import save_history
@@ -178,14 +178,11 @@ def _claim_locking(
     jobs = list(due.select_for_update(skip_locked=True)[:limit])
     if not jobs:
         return []
-    Job.objects.using(using).filter(pk__in=[job.pk for job in jobs]).update(
-        status=JobStatus.RUNNING,
-        worker=worker,
-        attempts=_plus_one(),
-        started_at=now,
-        last_run_at=now,
-        updated_at=now,
-    )
+    try:
+        with transaction.atomic(using=using):
+            _mark_running([job.pk for job in jobs], worker, now, using)
+    except IntegrityError:
+        jobs = _mark_running_one_by_one(jobs, worker, now, using)
     for job in jobs:
         job.status = JobStatus.RUNNING
         job.worker_id = worker.pk
@@ -193,6 +190,43 @@ def _claim_locking(
         job.started_at = job.last_run_at = job.updated_at = now
         _attach_history(job, worker, now, history_id=None)
     return jobs
+
+
+def _mark_running(ids: list[int], worker: Worker, now: datetime, using: str) -> None:
+    Job.objects.using(using).filter(pk__in=ids).update(
+        status=JobStatus.RUNNING,
+        worker=worker,
+        attempts=_plus_one(),
+        started_at=now,
+        last_run_at=now,
+        updated_at=now,
+    )
+
+
+def _mark_running_one_by_one(
+    jobs: list[Job], worker: Worker, now: datetime, using: str
+) -> list[Job]:
+    """MariaDB re-checks ``JSON_VALID(data)`` on every UPDATE of a row.
+
+    A row whose ``data`` was written by hand with the check turned off cannot
+    be updated at all, so it would fail every batch it is in and stall the
+    queue. Such a row is failed on its own, its text kept in ``last_error``.
+    """
+    claimed = []
+    for job in jobs:
+        try:
+            with transaction.atomic(using=using):
+                _mark_running([job.pk], worker, now, using)
+            claimed.append(job)
+        except IntegrityError:
+            Job.objects.using(using).filter(pk=job.pk).update(
+                data=None,
+                status=JobStatus.FAILED,
+                next_run_at=None,
+                last_error=f"data is not valid JSON: {str(job.data)[:1000]!r}",
+                updated_at=now,
+            )
+    return claimed
 
 
 def _plus_one():

@@ -131,3 +131,24 @@ def test_bad_rows_in_one_claim_do_not_stop_a_busy_worker():
     assert Job.objects.get(pk=broken.pk).status == JobStatus.FAILED
     assert Job.objects.get(pk=gone.pk).status == JobStatus.FAILED
     assert Job.objects.filter(pk__in=[j.pk for j in ordinary], status="completed").count() == 20
+
+
+def test_mariadb_row_whose_data_fails_its_json_check_is_failed_alone(vendor):
+    """MariaDB re-checks JSON_VALID on every UPDATE: such a row must not stall its batch."""
+    if vendor != "mysql":
+        pytest.skip("MariaDB's JSON check on UPDATE")
+    bad = enqueue("echo", {"ok": True})
+    table = connection.ops.quote_name(Job._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute("SET SESSION check_constraint_checks = OFF")
+        try:
+            cursor.execute(f"UPDATE {table} SET data = %s WHERE id = %s", ["{oops", bad.pk])
+        finally:
+            cursor.execute("SET SESSION check_constraint_checks = ON")
+    good = [enqueue("echo", n) for n in range(5)]
+    run()
+    bad.refresh_from_db()
+    assert bad.status == JobStatus.FAILED
+    assert "data is not valid JSON: '{oops'" in bad.last_error
+    assert bad.data is None
+    assert Job.objects.filter(pk__in=[j.pk for j in good], status="completed").count() == 5
