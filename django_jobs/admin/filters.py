@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin
 from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from ..models import Job
 from ..registry import registry
@@ -93,3 +94,18 @@ class JobFilter(admin.SimpleListFilter):
     def _pk(self) -> int | None:
         value = self.value()
         return int(value) if value and value.isdigit() else None
+
+
+class SearchByIdMixin:
+    """Search also matches a job id typed as a number (``42`` or ``#42``)."""
+
+    id_search_field = "pk"
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        found, duplicates = super().get_search_results(request, queryset, search_term)
+        term = search_term.strip().lstrip("#")
+        if term.isdigit():
+            found |= queryset.filter(**{self.id_search_field: int(term)})
+        return found, duplicates

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.urls import reverse
@@ -15,7 +15,7 @@ from django.utils.timezone import localtime
 
 from ..models import JobHistory
 from . import display
-from .filters import HistoryHandlerFilter, JobFilter
+from .filters import HistoryHandlerFilter, JobFilter, SearchByIdMixin
 from .paginator import EstimatedCountPaginator
 
 HISTORY_ON_PAGE = 10
@@ -75,7 +75,8 @@ class HistoryInline(admin.TabularInline):
         return display.error_excerpt(run.error)
 
 
-class JobHistoryAdmin(admin.ModelAdmin):
+class JobHistoryAdmin(SearchByIdMixin, admin.ModelAdmin):
+    id_search_field = "job_id"
     """Nobody adds or edits runs; only superusers may delete them (the audit trail)."""
 
     list_display = (
@@ -149,12 +150,3 @@ class JobHistoryAdmin(admin.ModelAdmin):
     @admin.display(description="result")
     def result_display(self, run: JobHistory) -> str:
         return display.json_block(run.result)
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        found, duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip().lstrip("#")
-        if term.isdigit():
-            found |= queryset.filter(Q(job_id=int(term)))
-        return found, duplicates

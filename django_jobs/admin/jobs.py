@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
@@ -17,7 +17,7 @@ from .. import actions
 from ..exceptions import InvalidJob, InvalidSchedule, JobStateError
 from ..models import Job, JobHistory, JobStatus
 from . import display
-from .filters import HandlerFilter, KindFilter, TimezoneFilter
+from .filters import HandlerFilter, KindFilter, SearchByIdMixin, TimezoneFilter
 from .forms import JobForm
 from .history import HistoryInline
 from .paginator import EstimatedCountPaginator
@@ -42,7 +42,7 @@ OPTION_LINES = (
 OPTION_FIELDS = tuple(field for line in OPTION_LINES for field in line)
 
 
-class JobAdmin(SteeringMixin, admin.ModelAdmin):
+class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
     form = JobForm
     change_list_template = "django_jobs/admin/job/change_list.html"
     change_form_template = "django_jobs/admin/job/change_form.html"
@@ -101,15 +101,6 @@ class JobAdmin(SteeringMixin, admin.ModelAdmin):
     @admin.display(description="last error")
     def error_excerpt(self, job: Job) -> str:
         return display.error_excerpt(job.last_error)
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        found, duplicates = super().get_search_results(request, queryset, search_term)
-        term = search_term.strip().lstrip("#")
-        if term.isdigit():
-            found |= queryset.filter(Q(pk=int(term)))
-        return found, duplicates
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
         extra = {"runner_on": actions.runner_running(), **(extra_context or {})}
