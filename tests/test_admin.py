@@ -488,3 +488,19 @@ def test_changes_need_the_csrf_token(admin_user):
         client.post(reverse("admin:django_jobs_job_runner"), {"runner": "stop"}).status_code == 403
     )
     assert Job.objects.get(pk=job.pk).status == JobStatus.PENDING
+
+
+def test_search_matches_a_job_id_in_both_lists(admin_client):
+    first = enqueue("echo", name="alpha")
+    second = enqueue("echo", name="beta")
+    JobHistory.objects.create(job=first, status=RunStatus.COMPLETED, attempt=1)
+    JobHistory.objects.create(job=second, status=RunStatus.COMPLETED, attempt=1)
+
+    def shown(url, term):
+        response = admin_client.get(reverse(url), {"q": term})
+        return [row.pk for row in response.context["cl"].result_list]
+
+    assert shown(CHANGELIST, f"#{second.pk}") == [second.pk]
+    assert shown(CHANGELIST, "alpha") == [first.pk]
+    runs = shown(HISTORY, str(first.pk))
+    assert [JobHistory.objects.get(pk=pk).job_id for pk in runs] == [first.pk]
