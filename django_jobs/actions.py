@@ -20,6 +20,7 @@ from .bulk import insert_returning_ids
 from .conf import jobs_settings
 from .exceptions import InvalidJob, JobStateError
 from .models import Job, JobStatus, Runner
+from .statements import fetch_all
 from .validation import (
     clean_data,
     clean_handler,
@@ -110,9 +111,33 @@ def enqueue(
     job = build_job(
         handler_name, data, name=name, run_at=run_at, max_attempts=max_attempts, **options
     )
-    job.save(force_insert=True)
-    _announce([job])
+    using = router.db_for_write(Job)
+    if connections[using].vendor == "postgresql":
+        _insert_and_notify(job, using)
+        signals.job_enqueued.send(sender=Job, job=job)
+    else:
+        job.save(force_insert=True, using=using)
+        _announce([job])
     return job
+
+
+def _insert_and_notify(job: Job, using: str) -> None:
+    """PostgreSQL: insert the job and wake the workers in one prepared statement."""
+    connection = connections[using]
+    qn = connection.ops.quote_name
+    fields = [f for f in Job._meta.concrete_fields if not f.primary_key]
+    params = [f.get_db_prep_save(getattr(job, f.attname), connection) for f in fields]
+    sql = (
+        f"INSERT INTO {qn(Job._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(f'%s::{f.db_type(connection)}' for f in fields)}) "
+        f"RETURNING {qn(Job._meta.pk.column)}"
+    )
+    if notify.enabled(using) and job.next_run_at <= timezone.now():
+        sql = f"WITH added AS ({sql}) SELECT id, pg_notify(%s, %s) FROM added"
+        params += [notify.CHANNEL, job.queue]
+    job.pk = fetch_all(connection, sql, params)[0][0]
+    job._state.adding = False
+    job._state.db = using
 
 
 def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job]:
