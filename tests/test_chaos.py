@@ -99,11 +99,14 @@ def test_twenty_thousand_jobs_survive_kills_and_a_database_restart(
     for key, n in runs.items():
         if n > 1:
             assert lost_jobs[int(key)] >= n - 1, f"job {key} ran {n} times"
-    # Bounded by what the killed workers held: their concurrency each, and
-    # the restart may cost at most one more worker's worth per worker.
-    bound = CONCURRENCY * (KILLS + WORKERS)
-    assert sum(lost_jobs.values()) <= bound, lost_jobs
-    print(f"reruns after lost attempts: {sum(n - 1 for n in runs.values())}")
+    # Only jobs a killed worker was running can have run twice: its concurrency
+    # each, and the restart may cost at most one more worker's worth per worker.
+    reruns = sum(n - 1 for n in runs.values())
+    assert reruns <= CONCURRENCY * (KILLS + WORKERS), runs
+    # Lost attempts also count the short jobs a worker held queued, not yet
+    # started: at most as many again as its concurrency.
+    assert sum(lost_jobs.values()) <= 2 * CONCURRENCY * (KILLS + WORKERS), lost_jobs
+    print(f"reruns after lost attempts: {reruns}")
 
 
 def test_a_one_second_job_fires_once_per_slot_through_kills(runjobs, wait_for):
