@@ -102,8 +102,10 @@ def claim_ctes(
     qn = connection.ops.quote_name
     fields = Job._meta.concrete_fields
     table = qn(Job._meta.db_table)
-    where = [f"{qn('status')} = %s", f"{qn('next_run_at')} <= %s"]
-    args: list = [JobStatus.PENDING, now]
+    # Statuses are written into the text, not bound: a prepared statement's
+    # generic plan can use the partial index only when it sees 'pending'.
+    where = [f"{qn('status')} = '{JobStatus.PENDING}'", f"{qn('next_run_at')} <= %s"]
+    args: list = [now]
     if queues:
         where.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
         args.extend(queues)
@@ -112,13 +114,15 @@ def claim_ctes(
     ctes = (
         f"picked AS MATERIALIZED (SELECT {qn('id')} FROM {table} WHERE {' AND '.join(where)} "
         f"{order} FOR UPDATE SKIP LOCKED), "
-        f"claimed AS (UPDATE {table} SET {qn('status')} = %s, {qn('worker_id')} = %s, "
+        f"claimed AS (UPDATE {table} SET {qn('status')} = '{JobStatus.RUNNING}', "
+        f"{qn('worker_id')} = %s, "
         f"{qn('attempts')} = {qn('attempts')} + 1, {qn('started_at')} = %s, "
         f"{qn('last_run_at')} = %s, {qn('updated_at')} = %s FROM picked "
-        f"WHERE {table}.{qn('id')} = picked.{qn('id')} AND {table}.{qn('status')} = %s "
+        f"WHERE {table}.{qn('id')} = picked.{qn('id')} "
+        f"AND {table}.{qn('status')} = '{JobStatus.PENDING}' "
         f"RETURNING {returning})"
     )
-    args += [limit, JobStatus.RUNNING, worker.pk, now, now, now, JobStatus.PENDING]
+    args += [limit, worker.pk, now, now, now]
     selected = ", ".join(f"claimed.{qn(f.column)}" for f in fields)
     if not jobs_settings.ENABLE_HISTORY:
         return ctes, args, f"SELECT {selected}, NULL FROM claimed"
@@ -126,10 +130,11 @@ def claim_ctes(
     ctes += (
         f", hist AS (INSERT INTO {history} ({qn('job_id')}, {qn('status')}, "
         f"{qn('attempt')}, {qn('scheduled_for')}, {qn('worker')}, {qn('started_at')}, "
-        f"{qn('error')}) SELECT {qn('id')}, %s, {qn('attempts')}, {qn('scheduled_for')}, "
+        f"{qn('error')}) SELECT {qn('id')}, '{RunStatus.RUNNING}', {qn('attempts')}, "
+        f"{qn('scheduled_for')}, "
         f"%s, %s, '' FROM claimed RETURNING {qn('id')}, {qn('job_id')})"
     )
-    args += [RunStatus.RUNNING, worker.name, now]
+    args += [worker.name, now]
     select = (
         f"SELECT {selected}, hist.{qn('id')} FROM claimed "
         f"LEFT JOIN hist ON hist.{qn('job_id')} = claimed.{qn('id')}"

@@ -148,7 +148,8 @@ def finish_ctes(
     def job_set(field) -> str:
         col = qn(field.column)
         if field.name == "status":
-            return f"{col} = CASE WHEN o.cancel_requested THEN %s ELSE v.{col} END"
+            cancelled = f"'{JobStatus.CANCELLED}'"
+            return f"{col} = CASE WHEN o.cancel_requested THEN {cancelled} ELSE v.{col} END"
         if field.name == "next_run_at":
             return f"{col} = CASE WHEN o.cancel_requested THEN NULL ELSE v.{col} END"
         if field.name == "last_error":
@@ -160,14 +161,17 @@ def finish_ctes(
     def hist_set(field) -> str:
         col = qn(field.column)
         if field.name == "status":
-            cancelled = "d.cancel_requested AND NOT v.ok"
-            return f"{col} = CASE WHEN {cancelled} THEN %s ELSE v.h_{field.column} END"
+            when = "d.cancel_requested AND NOT v.ok"
+            return (
+                f"{col} = CASE WHEN {when} THEN '{RunStatus.CANCELLED}' ELSE v.h_{field.column} END"
+            )
         return f"{col} = v.h_{field.column}"
 
     ctes = (
         f"v AS (SELECT * FROM unnest({unnest}) AS u({', '.join(columns)})), "
         f"owned AS MATERIALIZED (SELECT j.id, j.cancel_requested FROM {job_table} j "
-        f"JOIN v ON v.id = j.id WHERE j.worker_id = %s AND j.status = %s FOR UPDATE OF j), "
+        f"JOIN v ON v.id = j.id WHERE j.worker_id = %s AND j.status = '{JobStatus.RUNNING}' "
+        f"FOR UPDATE OF j), "
         f"done AS (UPDATE {job_table} AS j SET {', '.join(job_set(f) for f in job_fields)} "
         f"FROM v JOIN owned o ON o.id = v.id WHERE j.id = v.id "
         f"RETURNING j.id, o.cancel_requested), "
@@ -175,7 +179,7 @@ def finish_ctes(
         f"SET {', '.join(hist_set(f) for f in hist_fields)} "
         f"FROM v JOIN done d ON d.id = v.id WHERE h.id = v.hid)"
     )
-    params = [*arrays, worker.pk, JobStatus.RUNNING, JobStatus.CANCELLED, RunStatus.CANCELLED]
+    params = [*arrays, worker.pk]
     return ctes, params
 
 

@@ -38,6 +38,10 @@ def _prepared(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) 
         return None
     if not isinstance(raw, psycopg.Connection) or not jobs_settings.PREPARED_STATEMENTS:
         return None
+    if raw.prepare_threshold is None:
+        # Django turns preparation off, and psycopg then ignores prepare=True.
+        # A threshold nobody reaches prepares only what asks for it explicitly.
+        raw.prepare_threshold = 2**31 - 1
     with connection.wrap_database_errors:
         with psycopg.Cursor(raw) as cursor:
             cursor.execute(sql, params, prepare=True)
