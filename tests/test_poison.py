@@ -145,9 +145,10 @@ def test_thread_pool_hard_exit_is_a_crash_recovered_like_kill_9(runjobs, wait_fo
     assert JobHistory.objects.get(job=bad).status == RunStatus.FAILED
 
 
-def test_process_pool_survives_a_child_killed_from_outside():
+def test_process_pool_survives_a_child_killed_from_outside(tmp_path):
     import os
 
+    started = tmp_path / "pid"
     worker = Worker(listen=False, pool="process", concurrency=1)
     try:
         worker.start()
@@ -155,10 +156,14 @@ def test_process_pool_survives_a_child_killed_from_outside():
         while Job.objects.get(pk=warm.pk).status != JobStatus.COMPLETED:
             worker.loop()
             worker._wake.wait(0.05)
-        job = enqueue("sleep", {"seconds": 30, "cooperative": False}, max_attempts=1)
-        while not Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).exists():
+        job = enqueue("mark_then_sleep", {"path": str(started)}, max_attempts=1)
+        # Kill the child only once the handler runs in it: "running" in the
+        # database is written at the claim, before the child takes the job.
+        while not started.exists() or not started.read_text():
             worker.loop()
-        (pid,) = worker._pool.pids()
+            worker._wake.wait(0.05)
+        pid = int(started.read_text())
+        assert worker._pool.pids() == [pid]
         os.kill(pid, signal.SIGKILL)
         while Job.objects.get(pk=job.pk).status == JobStatus.RUNNING:
             worker.loop()

@@ -141,3 +141,12 @@ def uses_db(data):
     from django_jobs.models import Job
 
     return {"jobs": Job.objects.count()}
+
+
+@handler
+def mark_then_sleep(data):
+    """Write this process's pid to a file, then sleep: tests know the handler has started."""
+    with open(data["path"], "w") as out:
+        out.write(str(os.getpid()))
+    time.sleep(float(data.get("seconds", 30)))
+    return None
