@@ -387,12 +387,18 @@ def delete(job: Job | int) -> None:
     pk = _pk(job)
     using = router.db_for_write(Job)
     with transaction.atomic(using=using):
-        locked = Job.objects.using(using).select_for_update().filter(pk=pk).first()
-        if locked is None:
-            raise Job.DoesNotExist(f"job {pk} does not exist")
+        locked = _lock(pk, using)
         if locked.status == JobStatus.RUNNING:
             raise JobStateError(f"job {pk} is running; cancel it and delete it once it stops")
         locked.delete()
+
+
+def _lock(pk: int, using: str) -> Job:
+    """The job's row, locked until the transaction ends."""
+    locked = Job.objects.using(using).select_for_update().filter(pk=pk).first()
+    if locked is None:
+        raise Job.DoesNotExist(f"job {pk} does not exist")
+    return locked
 
 
 def _pk(job: Job | int) -> int:
@@ -448,9 +454,7 @@ def update(job: Job | int, *, now: datetime | None = None, **changes: Any) -> Jo
     pk = _pk(job)
     using = router.db_for_write(Job)
     with transaction.atomic(using=using):
-        current = Job.objects.using(using).select_for_update().filter(pk=pk).first()
-        if current is None:
-            raise Job.DoesNotExist(f"job {pk} does not exist")
+        current = _lock(pk, using)
         if current.status == JobStatus.RUNNING and set(changes) - {"name"}:
             raise JobStateError(f"job {pk} is running; only its name can change until it stops")
         fields = _apply_changes(current, changes, now)
