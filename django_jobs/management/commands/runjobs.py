@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
@@ -16,16 +17,22 @@ from django_jobs.worker import Worker
 
 
 def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError(value)
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= 10_000:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 1 to 10000, got {value!r}")
     return number
 
 
 def _positive_float(value: str) -> float:
-    number = float(value)
-    if not number > 0:
-        raise ValueError(value)
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not 0 < number <= 1_000_000:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
     return number
 
 
