@@ -50,12 +50,12 @@ class Listener(threading.Thread):
         self.wake = wake
         self.queues = queues
         self.alias = alias
-        self._stop = threading.Event()
+        self._halt = threading.Event()
         # Set while a LISTEN is in place; tests wait for it.
         self.listening = threading.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
 
     def run(self) -> None:
         try:
@@ -63,13 +63,13 @@ class Listener(threading.Thread):
         except ImportError:
             logger.info("psycopg 3 is not installed; workers poll without wake-ups")
             return
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             try:
                 self._listen()
             except Exception:
                 logger.debug("listener connection lost; reconnecting", exc_info=True)
                 self.wake.set()
-                self._stop.wait(1.0)
+                self._halt.wait(1.0)
 
     def _listen(self) -> None:
         import psycopg
@@ -83,7 +83,7 @@ class Listener(threading.Thread):
             self.listening.set()
             # Jobs enqueued while no LISTEN was in place sent nothing we heard.
             self.wake.set()
-            while not self._stop.is_set():
+            while not self._halt.is_set():
                 for note in conn.notifies(timeout=0.5, stop_after=1):
                     if self._relevant(note.payload):
                         self.wake.set()

@@ -189,6 +189,7 @@ class Worker:
         self._safely(self._release_unfinished, timezone.now())
         if self._listener:
             self._listener.stop()
+            self._listener.join(timeout=2.0)
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self.row is not None:
             self._safely(liveness.unregister, self.row, self.using)

@@ -171,3 +171,32 @@ def restart_database(vendor):
     yield restart
     _start_server(vendor)
     connection.close()
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end sessions that stray threads left on it."""
+    yield
+    with django_db_blocker.unblock():
+        _end_other_sessions()
+
+
+def _end_other_sessions():
+    from django.db import connection as conn
+
+    name = conn.settings_dict["NAME"]
+    with conn.cursor() as cursor:
+        if conn.vendor == "postgresql":
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            )
+        elif conn.vendor == "mysql":
+            cursor.execute(
+                "SELECT id FROM information_schema.processlist "
+                "WHERE db = %s AND id <> CONNECTION_ID()",
+                [name],
+            )
+            for (pid,) in cursor.fetchall():
+                cursor.execute(f"KILL {int(pid)}")
