@@ -61,34 +61,39 @@ def _claim_returning(
     worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, using: str
 ) -> list[Job]:
     connection = connections[using]
-    qn = connection.ops.quote_name
-    fields = Job._meta.concrete_fields
-    columns = ", ".join(qn(f.column) for f in fields)
-    table = qn(Job._meta.db_table)
-    conv = connection.ops.adapt_datetimefield_value
-    params: list = [JobStatus.RUNNING, worker.pk, conv(now), conv(now), conv(now)]
-    where = [f"{qn('status')} = %s", f"{qn('next_run_at')} <= %s"]
-    sub_params: list = [JobStatus.PENDING, conv(now)]
-    if queues:
-        where.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
-        sub_params.extend(queues)
-    order = f"ORDER BY {qn('priority')} DESC, {qn('next_run_at')}, {qn('id')} LIMIT %s"
-    pick = f"SELECT {qn('id')} FROM {table} WHERE {' AND '.join(where)} {order}"
-    assign = (
-        f"SET {qn('status')} = %s, {qn('worker_id')} = %s, "
-        f"{qn('attempts')} = {qn('attempts')} + 1, {qn('started_at')} = %s, "
-        f"{qn('last_run_at')} = %s, {qn('updated_at')} = %s"
-    )
     if connection.vendor == "postgresql":
         ctes, args, select = claim_ctes(worker, queues, limit, now, connection)
         sql = f"WITH {ctes} {select}"
     else:
-        sql = (
-            f"UPDATE {table} {assign} WHERE {qn('id')} IN ({pick}) "
-            f"AND {qn('status')} = %s RETURNING {columns}, NULL"
-        )
-        args = [*params, *sub_params, limit, JobStatus.PENDING]
+        sql, args = _sqlite_claim(worker, queues, limit, now, connection)
     return rows_to_jobs(fetch_all(connection, sql, args), worker, now, using)
+
+
+def _sqlite_claim(
+    worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, connection
+) -> tuple[str, list]:
+    """SQLite: one writer at a time; ``status = 'pending'`` in the UPDATE decides ownership."""
+    qn = connection.ops.quote_name
+    table = qn(Job._meta.db_table)
+    columns = ", ".join(qn(f.column) for f in Job._meta.concrete_fields)
+    at = connection.ops.adapt_datetimefield_value(now)
+    where = [f"{qn('status')} = %s", f"{qn('next_run_at')} <= %s"]
+    pick_args: list = [JobStatus.PENDING, at]
+    if queues:
+        where.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
+        pick_args.extend(queues)
+    pick = (
+        f"SELECT {qn('id')} FROM {table} WHERE {' AND '.join(where)} "
+        f"ORDER BY {qn('priority')} DESC, {qn('next_run_at')}, {qn('id')} LIMIT %s"
+    )
+    sql = (
+        f"UPDATE {table} SET {qn('status')} = %s, {qn('worker_id')} = %s, "
+        f"{qn('attempts')} = {qn('attempts')} + 1, {qn('started_at')} = %s, "
+        f"{qn('last_run_at')} = %s, {qn('updated_at')} = %s "
+        f"WHERE {qn('id')} IN ({pick}) AND {qn('status')} = %s RETURNING {columns}, NULL"
+    )
+    args = [JobStatus.RUNNING, worker.pk, at, at, at, *pick_args, limit, JobStatus.PENDING]
+    return sql, args
 
 
 def claim_ctes(
