@@ -17,10 +17,9 @@ from django.db import connections, transaction
 
 from . import signals
 from .bulk import update_rows
-from .conf import jobs_settings
 from .execution import Outcome
 from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
-from .retry import retry_at
+from .retry import retry_at_configured
 from .statements import fetch_all
 
 logger = logging.getLogger("django_jobs.worker")
@@ -93,7 +92,7 @@ def applied_outcomes(by_id: dict[int, Finished], done: dict[int, bool]) -> list[
     applied = [item for pk, item in by_id.items() if pk in done]
     for item in applied:
         if done[item.job.pk]:
-            _apply_cancel_in_memory(item)
+            _apply_cancel(item)
     return applied
 
 
@@ -183,34 +182,30 @@ def finish_ctes(
     return ctes, params
 
 
-def _apply_cancel_in_memory(item: Finished) -> None:
-    item.job.mark_cancelled()
+def _apply_cancel(item: Finished) -> None:
+    """Somebody cancelled the running job: it ends cancelled, neither retried nor rescheduled."""
+    job, outcome = item.job, item.outcome
+    job.mark_cancelled()
     item.will_retry = False
-    item.history_status = RunStatus.COMPLETED if item.outcome.ok else RunStatus.CANCELLED
-    if item.job.run_history is not None:
-        item.job.run_history.status = item.history_status
+    item.history_status = RunStatus.COMPLETED if outcome.ok else RunStatus.CANCELLED
+    if not outcome.ok:
+        job.last_error = outcome.error
+    row = getattr(job, "run_history", None)
+    if row is not None:
+        row.status = item.history_status
 
 
 def _transition(item: Finished, cancel_requested: bool, now: datetime) -> None:
     job, outcome = item.job, item.outcome
     job.updated_at = now
     if cancel_requested:
-        job.mark_cancelled()
-        item.history_status = RunStatus.COMPLETED if outcome.ok else RunStatus.CANCELLED
-        if not outcome.ok:
-            job.last_error = outcome.error
+        _apply_cancel(item)
         return
     if outcome.ok:
         job.mark_succeeded(now)
         item.history_status = RunStatus.COMPLETED
         return
-    when = retry_at(
-        now,
-        job.attempts,
-        base=float(jobs_settings.RETRY_BACKOFF_BASE),
-        cap=float(jobs_settings.RETRY_BACKOFF_MAX),
-        jitter=bool(jobs_settings.RETRY_JITTER),
-    )
+    when = retry_at_configured(now, job.attempts)
     item.will_retry = job.mark_failed(now, outcome.error, when)
     item.history_status = RunStatus.FAILED
 

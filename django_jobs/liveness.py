@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from .conf import jobs_settings
 from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
-from .retry import retry_at
+from .retry import retry_at_configured
 
 logger = logging.getLogger("django_jobs.worker")
 
@@ -118,13 +118,7 @@ def recover_unconfirmed(worker: Worker, known: set[int], now: datetime, using: s
 
 
 def _fail_lost(job: Job, error: str, now: datetime, using: str) -> None:
-    when = retry_at(
-        now,
-        job.attempts,
-        base=float(jobs_settings.RETRY_BACKOFF_BASE),
-        cap=float(jobs_settings.RETRY_BACKOFF_MAX),
-        jitter=bool(jobs_settings.RETRY_JITTER),
-    )
+    when = retry_at_configured(now, job.attempts)
     attempt, slot = job.attempts, job.scheduled_for
     job.mark_failed(now, error, when)
     job.updated_at = now

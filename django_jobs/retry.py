@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from .conf import jobs_settings
+
 
 def backoff_delay(
     attempt: int,
@@ -36,3 +38,14 @@ def retry_at(
     now: datetime, attempt: int, *, base: float, cap: float, jitter: bool = True
 ) -> datetime:
     return now + timedelta(seconds=backoff_delay(attempt, base=base, cap=cap, jitter=jitter))
+
+
+def retry_at_configured(now: datetime, attempt: int) -> datetime:
+    """``retry_at`` with the backoff settings of ``DJANGO_JOBS``."""
+    return retry_at(
+        now,
+        attempt,
+        base=float(jobs_settings.RETRY_BACKOFF_BASE),
+        cap=float(jobs_settings.RETRY_BACKOFF_MAX),
+        jitter=bool(jobs_settings.RETRY_JITTER),
+    )
