@@ -6,16 +6,14 @@ through these functions, so a rule lives in one place.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import DateTimeField, JSONField
 from django.utils import timezone
 
-from . import notify, signals
+from . import columns, notify, signals
 from .bulk import insert_returning_ids
 from .conf import jobs_settings
 from .exceptions import InvalidJob, JobStateError
@@ -124,20 +122,38 @@ def enqueue(
 def _insert_and_notify(job: Job, using: str) -> None:
     """PostgreSQL: insert the job and wake the workers in one prepared statement."""
     connection = connections[using]
-    qn = connection.ops.quote_name
-    fields = [f for f in Job._meta.concrete_fields if not f.primary_key]
-    params = [f.get_db_prep_save(getattr(job, f.attname), connection) for f in fields]
-    sql = (
-        f"INSERT INTO {qn(Job._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(f'%s::{f.db_type(connection)}' for f in fields)}) "
-        f"RETURNING {qn(Job._meta.pk.column)}"
-    )
-    if notify.enabled(using) and job.next_run_at <= timezone.now():
-        sql = f"WITH added AS ({sql}) SELECT id, pg_notify(%s, %s) FROM added"
+    wake = notify.enabled(using) and job.next_run_at <= timezone.now()
+    params = columns.writer(Job, _insert_names(), connection)(job)
+    if wake:
         params += [notify.CHANNEL, job.queue]
-    job.pk = fetch_all(connection, sql, params)[0][0]
+    job.pk = fetch_all(connection, _insert_sql(using, wake), params)[0][0]
     job._state.adding = False
     job._state.db = using
+
+
+_insert_sqls: dict[tuple[str, bool], str] = {}
+
+
+def _insert_names() -> list[str]:
+    return [f.name for f in Job._meta.concrete_fields if not f.primary_key]
+
+
+def _insert_sql(using: str, wake: bool) -> str:
+    """The single-job INSERT, built once per alias: building it costs more than running it."""
+    sql = _insert_sqls.get((using, wake))
+    if sql is None:
+        connection = connections[using]
+        qn = connection.ops.quote_name
+        fields = [Job._meta.get_field(name) for name in _insert_names()]
+        sql = (
+            f"INSERT INTO {qn(Job._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(f'%s::{f.db_type(connection)}' for f in fields)}) "
+            f"RETURNING {qn(Job._meta.pk.column)}"
+        )
+        if wake:
+            sql = f"WITH added AS ({sql}) SELECT id, pg_notify(%s, %s) FROM added"
+        _insert_sqls[(using, wake)] = sql
+    return sql
 
 
 def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job]:
@@ -169,29 +185,13 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
 
 def _insert_all(jobs: list[Job], now: datetime, using: str) -> list[Job]:
     """Insert validated jobs in a few multi-row statements; Django's bulk_create elsewhere."""
-    connection = connections[using]
-    fields = [f for f in Job._meta.concrete_fields if not f.primary_key]
-    adapt_dt = connection.ops.adapt_datetimefield_value
-    kinds = [
-        (
-            f.attname,
-            "json" if isinstance(f, JSONField) else "dt" if isinstance(f, DateTimeField) else "",
-        )
-        for f in fields
-    ]
+    names = _insert_names()
+    values = columns.writer(Job, names, connections[using])
     rows = []
     for job in jobs:
         job.updated_at = now
-        row = []
-        for attname, kind in kinds:
-            value = getattr(job, attname)
-            if value is not None and kind == "json":
-                value = json.dumps(value)
-            elif value is not None and kind == "dt":
-                value = adapt_dt(value)
-            row.append(value)
-        rows.append(row)
-    ids = insert_returning_ids(Job, [f.name for f in fields], rows, using)
+        rows.append(values(job))
+    ids = insert_returning_ids(Job, names, rows, using)
     if ids is None:
         return Job.objects.using(using).bulk_create(jobs, batch_size=1000)
     for job, pk in zip(jobs, ids, strict=True):

@@ -13,6 +13,8 @@ from typing import Any
 from django.db import connections
 from django.db.models import Model
 
+from . import columns
+
 
 def update_rows(
     model: type[Model], objs: Sequence[Model], fields: Sequence[str], using: str
@@ -24,14 +26,10 @@ def update_rows(
     meta = model._meta
     pk = meta.pk
     targets = [meta.get_field(name) for name in fields]
-    rows = []
-    for obj in objs:
-        row = [pk.get_db_prep_value(obj.pk, connection)]
-        for field in targets:
-            row.append(field.get_db_prep_save(getattr(obj, field.attname), connection))
-        rows.append(row)
-    columns = [pk.column, *(f.column for f in targets)]
-    sql, params = _SQL[connection.vendor](connection, meta.db_table, columns, [pk, *targets], rows)
+    values = columns.writer(model, [pk.name, *fields], connection)
+    rows = [values(obj) for obj in objs]
+    names = [pk.column, *(f.column for f in targets)]
+    sql, params = _SQL[connection.vendor](connection, meta.db_table, names, [pk, *targets], rows)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connections, transaction
 
+from . import columns
 from .bulk import update_rows
 from .completion import save_history
 from .conf import jobs_settings
@@ -66,7 +67,8 @@ def _claim_returning(
         sql = f"WITH {ctes} {select}"
     else:
         sql, args = _sqlite_claim(worker, queues, limit, now, connection)
-    return rows_to_jobs(fetch_all(connection, sql, args), worker, now, using)
+    rows = fetch_all(connection, sql, args)
+    return rows_to_jobs(rows, worker, now, using)
 
 
 def _sqlite_claim(
@@ -149,11 +151,11 @@ def claim_ctes(
 
 def rows_to_jobs(rows: Sequence[Sequence], worker: Worker, now: datetime, using: str) -> list[Job]:
     """Jobs from claimed rows: every job column, then the id of its history row."""
-    connection = connections[using]
+    convert = columns.reader(Job, connections[using])
     names = [f.attname for f in Job._meta.concrete_fields]
     jobs = []
     for row in rows:
-        job = Job.from_db(using, names, _convert(row[:-1], connection))
+        job = Job.from_db(using, names, convert(row[:-1]))
         _attach_history(job, worker, now, history_id=row[-1])
         jobs.append(job)
     return jobs
@@ -167,16 +169,6 @@ def _attach_history(job: Job, worker: Worker, now: datetime, history_id: int | N
         job.run_history.pk = history_id
         if history_id is not None:
             job.run_history._state.adding = False
-
-
-def _convert(row: Sequence, connection) -> list:
-    """Apply the converters the ORM would, since this row came from raw SQL."""
-    values = list(row)
-    for i, field in enumerate(Job._meta.concrete_fields):
-        col = field.get_col(Job._meta.db_table)
-        for func in connection.ops.get_db_converters(col) + field.get_db_converters(connection):
-            values[i] = func(values[i], col, connection)
-    return values
 
 
 def _claim_locking(

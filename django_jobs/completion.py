@@ -15,7 +15,7 @@ from datetime import datetime
 
 from django.db import connections, transaction
 
-from . import signals
+from . import columns, signals
 from .bulk import update_rows
 from .execution import Outcome
 from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
@@ -83,7 +83,8 @@ def _finish_in_one_statement(
     """PostgreSQL: lock what this worker still holds, update jobs and history, in one statement."""
     connection = connections[using]
     ctes, params = finish_ctes(worker, by_id, now, connection)
-    done = dict(fetch_all(connection, f"WITH {ctes} SELECT id, cancel_requested FROM done", params))
+    sql = f"WITH {ctes} SELECT id, cancel_requested FROM done"
+    done = dict(fetch_all(connection, sql, params))
     return applied_outcomes(by_id, done)
 
 
@@ -105,42 +106,56 @@ def finish_ctes(
     applies the cancel rule itself for rows whose ``cancel_requested`` is set,
     so no lock is held across a round trip.
     """
-    qn = connection.ops.quote_name
     for item in by_id.values():
         _transition(item, False, now)
+    job_values = columns.writer(Job, TRANSITION_FIELDS, connection)
+    hist_values = columns.writer(JobHistory, HISTORY_FIELDS, connection)
+    empty_history = [None] * len(HISTORY_FIELDS)
+    rows = []
+    for item in by_id.values():
+        job, row = item.job, getattr(item.job, "run_history", None)
+        if row is not None:
+            _fill_history(row, item)
+        rows.append(
+            [
+                job.pk,
+                *job_values(job),
+                row.pk if row is not None else None,
+                *(hist_values(row) if row is not None else empty_history),
+                item.outcome.ok,
+            ]
+        )
+    # One array a column, unnested: the statement's text does not depend on the
+    # batch size, so it is parsed and planned once per connection.
+    arrays = [list(column) for column in zip(*rows, strict=True)]
+    return _finish_sql(connection), [*arrays, worker.pk]
+
+
+_finish_sqls: dict[str, str] = {}
+
+
+def _finish_sql(connection) -> str:
+    """The completion CTEs' text: the same for every batch, so built once."""
+    found = _finish_sqls.get(connection.vendor)
+    if found is not None:
+        return found
+    qn = connection.ops.quote_name
     job_fields = [Job._meta.get_field(name) for name in TRANSITION_FIELDS]
     hist_fields = [JobHistory._meta.get_field(name) for name in HISTORY_FIELDS]
-    columns = [
+    names = [
         "id",
         *(f.column for f in job_fields),
         "hid",
         *(f"h_{f.column}" for f in hist_fields),
+        "ok",
     ]
     casts = [
         "bigint",
         *(f.db_type(connection) for f in job_fields),
         "bigint",
         *(f.db_type(connection) for f in hist_fields),
+        "boolean",
     ]
-    columns.append("ok")
-    casts.append("boolean")
-    rows = []
-    for item in by_id.values():
-        job, row = item.job, getattr(item.job, "run_history", None)
-        if row is not None:
-            _fill_history(row, item)
-        values = [job.pk]
-        values += [f.get_db_prep_save(getattr(job, f.attname), connection) for f in job_fields]
-        values.append(row.pk if row is not None else None)
-        values += [
-            f.get_db_prep_save(getattr(row, f.attname) if row else None, connection)
-            for f in hist_fields
-        ]
-        values.append(item.outcome.ok)
-        rows.append(values)
-    # One array a column, unnested: the statement's text does not depend on the
-    # batch size, so it is parsed and planned once per connection.
-    arrays = [list(column) for column in zip(*rows, strict=True)]
     unnest = ", ".join(f"%s::{cast}[]" for cast in casts)
     job_table, hist_table = qn(Job._meta.db_table), qn(JobHistory._meta.db_table)
 
@@ -166,8 +181,8 @@ def finish_ctes(
             )
         return f"{col} = v.h_{field.column}"
 
-    ctes = (
-        f"v AS (SELECT * FROM unnest({unnest}) AS u({', '.join(columns)})), "
+    sql = _finish_sqls[connection.vendor] = (
+        f"v AS (SELECT * FROM unnest({unnest}) AS u({', '.join(names)})), "
         f"owned AS MATERIALIZED (SELECT j.id, j.cancel_requested FROM {job_table} j "
         f"JOIN v ON v.id = j.id WHERE j.worker_id = %s AND j.status = '{JobStatus.RUNNING}' "
         f"FOR UPDATE OF j), "
@@ -178,8 +193,7 @@ def finish_ctes(
         f"SET {', '.join(hist_set(f) for f in hist_fields)} "
         f"FROM v JOIN done d ON d.id = v.id WHERE h.id = v.hid)"
     )
-    params = [*arrays, worker.pk]
-    return ctes, params
+    return sql
 
 
 def _apply_cancel(item: Finished) -> None:
