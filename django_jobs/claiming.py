@@ -271,7 +271,8 @@ def _skip_missed(missed: list[Job], now: datetime, using: str) -> None:
 
 
 def _history_row(job: Job, worker: Worker, now: datetime, status: str) -> JobHistory:
-    return JobHistory(
+    return columns.instance(
+        JobHistory,
         job_id=job.pk,
         status=status,
         attempt=job.attempts,

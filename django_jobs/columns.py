@@ -20,6 +20,7 @@ from django.db.models import DateTimeField, JSONField, Model
 _JSON, _DATETIME, _PLAIN = 0, 1, 2
 
 _layouts: dict[tuple, list[tuple[str, int]]] = {}
+_defaults: dict[type[Model], list[tuple[str, Any]]] = {}
 _steps: dict[tuple, list[tuple[int, Any, list]]] = {}
 
 
@@ -74,6 +75,21 @@ def reader(
         return values
 
     return convert
+
+
+def instance(model: type[Model], **values: Any) -> Any:
+    """``model(**values)`` through the model's positional fast path: thousands at a time.
+
+    Fields left out get their static default; those with a callable default
+    are left ``None`` for the caller to set.
+    """
+    defaults = _defaults.get(model)
+    if defaults is None:
+        defaults = _defaults[model] = [
+            (f.attname, None if callable(f.default) else f.get_default())
+            for f in model._meta.concrete_fields
+        ]
+    return model(*[values.get(attname, default) for attname, default in defaults])
 
 
 def _kind(field) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -21,6 +20,24 @@ from .registry import registry
 logger = logging.getLogger("django_jobs.job")
 
 
+class CancelFlag:
+    """Set once by the worker's thread, read by the handler's: a plain attribute will do.
+
+    One is made for every job, so it is cheaper than a ``threading.Event``.
+    """
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
 @dataclass
 class JobContext:
     """The optional second argument of a handler."""
@@ -31,7 +48,7 @@ class JobContext:
     max_attempts: int
     scheduled_for: datetime | None
     logger: logging.Logger
-    _cancel: threading.Event = field(default_factory=threading.Event, repr=False)
+    _cancel: CancelFlag = field(default_factory=lambda: CancelFlag(), repr=False)
 
     @property
     def cancelled(self) -> bool:

@@ -34,8 +34,10 @@ logger = logging.getLogger("django_jobs.worker")
 DB_ERRORS = (DatabaseError, InterfaceError)
 # Seconds between a worker's pruning rounds when RETENTION_DAYS is set.
 PRUNE_EVERY = 60.0
-# Jobs averaging less than this (ms) are claimed a round ahead of free slots.
+# Jobs averaging less than this (ms) are claimed ahead of free slots.
 PREFETCH_BELOW_MS = 20.0
+# How many rounds of its pool a worker of such jobs holds beyond the running ones.
+PREFETCH_ROUNDS = 5
 
 
 @dataclass
@@ -102,6 +104,8 @@ class Worker:
         self._done: queue.SimpleQueue[tuple[int, Outcome]] = queue.SimpleQueue()
         self._unsaved: list[Finished] = []
         self._wake = threading.Event()
+        # Finished jobs waiting in _done that make the loop worth waking for.
+        self._wake_after = 1
         self._stopping = threading.Event()
         self._healthy = True
         self._runner_on = True
@@ -221,6 +225,8 @@ class Worker:
         self._take_done()
         self._safely(self._tick, now)
         self._expire(now)
+        if self._gathering():
+            return 0
         claimed = self._claim(now)
         # Outcomes are written after the claim, while the new batch already runs.
         self._safely(self._collect, now)
@@ -274,7 +280,8 @@ class Worker:
             now = timezone.now()
             outcome = Outcome(pk, False, now, now, 0, error=f"{type(exc).__name__}: {exc}")
         self._done.put((pk, outcome))
-        self._wake.set()
+        if self._done.qsize() >= self._wake_after:
+            self._wake.set()
 
     def _spawn_overlapping(self, jobs: list[Job], now: datetime) -> list[Job]:
         """Hand claimed slots of jobs that allow overlap to child runs (see ``overlap``)."""
@@ -433,21 +440,37 @@ class Worker:
         return len(self._inflight)
 
     def _capacity(self) -> int:
-        """Jobs this worker holds at once: its pool, plus as many queued when jobs are short.
+        """Jobs this worker holds at once: its pool, plus a few rounds queued when jobs are short.
 
         Claiming only for free slots makes batches tiny when jobs take
-        microseconds; holding a second round of short jobs keeps batches full.
-        Long jobs are never held back from other workers this way.
+        microseconds, and leaves the pool idle while the next claim travels;
+        holding a few rounds of short jobs keeps batches full and the pool
+        busy. Long jobs are never held back from other workers this way.
         """
-        short = self._recent_ms is not None and self._recent_ms < PREFETCH_BELOW_MS
-        if short and not isinstance(self._pool, ProcessPool):
-            return 2 * self.concurrency
+        if self._short():
+            return self.concurrency + min(self.batch_size, PREFETCH_ROUNDS * self.concurrency)
         return self.concurrency
+
+    def _short(self) -> bool:
+        short = self._recent_ms is not None and self._recent_ms < PREFETCH_BELOW_MS
+        return short and not isinstance(self._pool, ProcessPool)
+
+    def _gathering(self) -> bool:
+        """Short jobs in hand and less than half the capacity free: wait for more to finish.
+
+        Their outcomes then travel with the next claim, one round trip for a
+        whole batch, while the pool works through the jobs still queued.
+        """
+        if not self._inflight or self._stopping.is_set() or not self._short():
+            return False
+        capacity = self._capacity()
+        return capacity - self._busy() < capacity // 2
 
     def _active(self) -> bool:
         return any(not entry.abandoned for entry in self._inflight.values())
 
     def _sleep(self) -> None:
+        self._wake_after = self._completions_to_wait_for()
         timeout = self.poll_interval * random.uniform(0.9, 1.1)
         if self._db_backoff:
             timeout = max(timeout, self._db_backoff)
@@ -455,6 +478,14 @@ class Worker:
             timeout = min(timeout, 0.05) if self._expiring() else timeout
         self._wake.wait(timeout)
         self._wake.clear()
+        self._wake_after = 1
+
+    def _completions_to_wait_for(self) -> int:
+        """While gathering, one wake-up for the jobs that end it, not one a job."""
+        if not self._gathering():
+            return 1
+        capacity = self._capacity()
+        return max(1, self._busy() - (capacity - capacity // 2))
 
     def _expiring(self) -> bool:
         return any(e.deadline is not None and not e.abandoned for e in self._inflight.values())
