@@ -19,11 +19,14 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, connections, transaction
 
 from . import columns
-from .bulk import update_rows
+from .bulk import insert_returning_ids, update_rows
 from .completion import save_history
 from .conf import jobs_settings
 from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
 from .statements import fetch_all
+
+# The partial index on pending jobs that every claim reads (models.Job.Meta).
+CLAIM_INDEX = "django_jobs_claim_idx"
 
 
 def claim(
@@ -38,13 +41,34 @@ def claim(
         jobs = _claim_returning(worker, queues, limit, now, using)
     else:
         with transaction.atomic(using=using):
-            if vendor == "sqlite":
-                jobs = _claim_returning(worker, queues, limit, now, using)
-            else:
-                jobs = _claim_locking(worker, queues, limit, now, using)
-            if jobs and jobs_settings.ENABLE_HISTORY:
-                JobHistory.objects.using(using).bulk_create([job.run_history for job in jobs])
+            jobs = claim_in_transaction(worker, queues, limit, now, using)
     return after_claim(jobs, now, using)
+
+
+def claim_in_transaction(
+    worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, using: str
+) -> list[Job]:
+    """SQLite, MySQL: the claim and its history rows, inside the caller's transaction."""
+    if connections[using].vendor == "sqlite":
+        jobs = _claim_returning(worker, queues, limit, now, using)
+    else:
+        jobs = _claim_locking(worker, queues, limit, now, using)
+    if jobs and jobs_settings.ENABLE_HISTORY:
+        _insert_history([job.run_history for job in jobs], using)
+    return jobs
+
+
+def _insert_history(rows: list[JobHistory], using: str) -> None:
+    """One multi-row INSERT where the database returns ids; ``bulk_create`` elsewhere."""
+    names = [f.name for f in JobHistory._meta.concrete_fields if not f.primary_key]
+    values = columns.writer(JobHistory, names, connections[using])
+    ids = insert_returning_ids(JobHistory, names, [values(row) for row in rows], using)
+    if ids is None:
+        JobHistory.objects.using(using).bulk_create(rows)
+        return
+    for row, pk in zip(rows, ids, strict=True):
+        row.pk = pk
+        row._state.adding = False
 
 
 def after_claim(jobs: list[Job], now: datetime, using: str) -> list[Job]:
@@ -74,27 +98,34 @@ def _claim_returning(
 def _sqlite_claim(
     worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, connection
 ) -> tuple[str, list]:
-    """SQLite: one writer at a time; ``status = 'pending'`` in the UPDATE decides ownership."""
+    """SQLite: one writer at a time; ``status = 'pending'`` in the UPDATE decides ownership.
+
+    SQLite uses a partial index only for a query that repeats its condition
+    literally, and without statistics it picks the status index and sorts
+    every pending row for each claim; the pick names the claim index.
+    """
     qn = connection.ops.quote_name
     table = qn(Job._meta.db_table)
     columns = ", ".join(qn(f.column) for f in Job._meta.concrete_fields)
     at = connection.ops.adapt_datetimefield_value(now)
-    where = [f"{qn('status')} = %s", f"{qn('next_run_at')} <= %s"]
-    pick_args: list = [JobStatus.PENDING, at]
+    pending = f"{qn('status')} = '{JobStatus.PENDING}'"
+    where = [pending, f"{qn('next_run_at')} <= %s"]
+    pick_args: list = [at]
     if queues:
         where.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
         pick_args.extend(queues)
     pick = (
-        f"SELECT {qn('id')} FROM {table} WHERE {' AND '.join(where)} "
+        f"SELECT {qn('id')} FROM {table} INDEXED BY {qn(CLAIM_INDEX)} "
+        f"WHERE {' AND '.join(where)} "
         f"ORDER BY {qn('priority')} DESC, {qn('next_run_at')}, {qn('id')} LIMIT %s"
     )
     sql = (
         f"UPDATE {table} SET {qn('status')} = %s, {qn('worker_id')} = %s, "
         f"{qn('attempts')} = {qn('attempts')} + 1, {qn('started_at')} = %s, "
         f"{qn('last_run_at')} = %s, {qn('updated_at')} = %s "
-        f"WHERE {qn('id')} IN ({pick}) AND {qn('status')} = %s RETURNING {columns}, NULL"
+        f"WHERE {qn('id')} IN ({pick}) AND {pending} RETURNING {columns}, NULL"
     )
-    args = [JobStatus.RUNNING, worker.pk, at, at, at, *pick_args, limit, JobStatus.PENDING]
+    args = [JobStatus.RUNNING, worker.pk, at, at, at, *pick_args, limit]
     return sql, args
 
 

@@ -43,7 +43,8 @@ def finish(worker: Worker, items: Sequence[Finished], now: datetime, using: str)
     if connections[using].vendor == "postgresql":
         applied = _finish_in_one_statement(worker, by_id, now, using)
     else:
-        applied = _finish_locking(worker, by_id, now, using)
+        with transaction.atomic(using=using):
+            applied = finish_in_transaction(worker, by_id, now, using)
     return after_finish(by_id, applied)
 
 
@@ -54,22 +55,22 @@ def after_finish(by_id: dict[int, Finished], applied: list[Finished]) -> list[Fi
     return applied
 
 
-def _finish_locking(
+def finish_in_transaction(
     worker: Worker, by_id: dict[int, Finished], now: datetime, using: str
 ) -> list[Finished]:
-    with transaction.atomic(using=using):
-        owned = dict(
-            Job.objects.using(using)
-            .select_for_update()
-            .filter(pk__in=list(by_id), worker_id=worker.pk, status=JobStatus.RUNNING)
-            .values_list("pk", "cancel_requested")
-        )
-        applied = [by_id[pk] for pk in by_id if pk in owned]
-        for item in applied:
-            _transition(item, owned[item.job.pk], now)
-        if applied:
-            update_rows(Job, [i.job for i in applied], TRANSITION_FIELDS, using)
-            save_history(_history_rows(applied), using)
+    """SQLite, MySQL: lock what this worker still holds and write it (caller's transaction)."""
+    owned = dict(
+        Job.objects.using(using)
+        .select_for_update()
+        .filter(pk__in=list(by_id), worker_id=worker.pk, status=JobStatus.RUNNING)
+        .values_list("pk", "cancel_requested")
+    )
+    applied = [by_id[pk] for pk in by_id if pk in owned]
+    for item in applied:
+        _transition(item, owned[item.job.pk], now)
+    if applied:
+        update_rows(Job, [i.job for i in applied], TRANSITION_FIELDS, using)
+        save_history(_history_rows(applied), using)
     return applied
 
 

@@ -1,9 +1,10 @@
-"""One round trip a worker cycle on PostgreSQL: write outcomes and claim the next batch.
+"""One commit a worker cycle: write the outcomes and claim the next batch together.
 
 Every commit waits for the disk, and a worker cycle used to commit twice (the
-outcomes, then the claim). Data-modifying CTEs let one statement do both, as
-one transaction: the outcomes and the claim succeed or fail together, so an
-outage still loses nothing.
+outcomes, then the claim). On PostgreSQL data-modifying CTEs let one
+statement do both; elsewhere both share one transaction. Either way the
+outcomes and the claim succeed or fail together, so an outage still loses
+nothing.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db import connections
+from django.db import connections, transaction
 
-from .claiming import after_claim, claim_ctes, rows_to_jobs
-from .completion import Finished, after_finish, applied_outcomes, finish_ctes
+from .claiming import after_claim, claim_ctes, claim_in_transaction, rows_to_jobs
+from .completion import (
+    Finished,
+    after_finish,
+    applied_outcomes,
+    finish_ctes,
+    finish_in_transaction,
+)
 from .models import Job, Worker
 from .statements import fetch_all
-
-
-def supported(using: str) -> bool:
-    return connections[using].vendor == "postgresql"
 
 
 def finish_and_claim(
@@ -32,6 +35,8 @@ def finish_and_claim(
     using: str,
 ) -> tuple[list[Finished], list[Job]]:
     """Write ``items`` and claim up to ``limit`` jobs; returns (applied outcomes, claimed jobs)."""
+    if connections[using].vendor != "postgresql":
+        return _in_one_transaction(worker, items, queues, limit, now, using)
     connection = connections[using]
     by_id = {item.job.pk: item for item in items}
     finishing, finish_params = finish_ctes(worker, by_id, now, connection)
@@ -49,3 +54,19 @@ def finish_and_claim(
     claimed = [row[1:] for row in rows if row[1] is not None]
     jobs = after_claim(rows_to_jobs(claimed, worker, now, using), now, using)
     return applied, jobs
+
+
+def _in_one_transaction(
+    worker: Worker,
+    items: Sequence[Finished],
+    queues: Sequence[str] | None,
+    limit: int,
+    now: datetime,
+    using: str,
+) -> tuple[list[Finished], list[Job]]:
+    by_id = {item.job.pk: item for item in items}
+    with transaction.atomic(using=using):
+        applied = finish_in_transaction(worker, by_id, now, using)
+        jobs = claim_in_transaction(worker, queues, limit, now, using)
+    # Signals and skipped slots only once both are committed.
+    return after_finish(by_id, applied), after_claim(jobs, now, using)

@@ -241,7 +241,7 @@ class Worker:
         if free <= 0:
             return 0
         self._free_before_claim = free
-        if self._unsaved and cycle.supported(self.using):
+        if self._unsaved:
             jobs = self._finish_and_claim(free, now)
         else:
             jobs = self._safely(claiming.claim, self.row, self.queues, free, now, self.using) or []

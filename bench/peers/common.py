@@ -21,7 +21,12 @@ def django_databases() -> dict:
             "default": {
                 "ENGINE": "django.db.backends.sqlite3",
                 "NAME": SQLITE,
-                "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+                # As the README recommends for a worker sharing the file.
+                "OPTIONS": {
+                    "timeout": 20,
+                    "transaction_mode": "IMMEDIATE",
+                    "init_command": "PRAGMA journal_mode=WAL;",
+                },
             }
         }
     return {
