@@ -39,46 +39,60 @@ def build_job(
     handler_name: str,
     data: Any = None,
     *,
+    schedule: str = "",
+    timezone_name: str = "",
+    now: datetime | None = None,
+    **options: Any,
+) -> Job:
+    """Validate everything and return an unsaved job; nothing is written.
+
+    ``options``: ``name``, ``run_at``, ``max_attempts`` and the ``JOB_OPTIONS``.
+    """
+    now = now or timezone.now()
+    clean_handler(handler_name)
+    tz = clean_timezone(timezone_name)
+    expression = clean_schedule(schedule, tz)
+    if expression and options.get("run_at") is not None:
+        raise InvalidJob(
+            "run_at", "run_at is for one-time jobs; a recurring job follows its schedule"
+        )
+    values = _one_time_values(handler_name, now=now, **options)
+    job = new_job(data=clean_data(data), schedule=expression, timezone=tz, **values)
+    if expression:
+        job.next_run_at = job.scheduled_for = job.next_slot(now)
+    return job
+
+
+def _one_time_values(
+    handler_name: str,
+    *,
+    now: datetime,
     name: str | None = None,
     run_at: datetime | None = None,
     max_attempts: int | None = None,
-    schedule: str = "",
-    timezone_name: str = "",
     queue: str | None = None,
     priority: int | None = None,
     timeout: float | None = None,
     misfire_grace: float | None = None,
     allow_overlap: bool = False,
-    now: datetime | None = None,
-) -> Job:
-    """Validate everything and return an unsaved job; nothing is written."""
-    now = now or timezone.now()
+) -> dict[str, Any]:
+    """Every validated column of a job but its data and schedule."""
     handler_name = clean_handler(handler_name)
-    tz = clean_timezone(timezone_name)
-    expression = clean_schedule(schedule, tz)
-    if expression and run_at is not None:
-        raise InvalidJob(
-            "run_at", "run_at is for one-time jobs; a recurring job follows its schedule"
-        )
-    job = new_job(
-        name=clean_name(name if name is not None else handler_name),
-        handler=handler_name,
-        data=clean_data(data),
-        schedule=expression,
-        timezone=tz,
-        max_attempts=clean_max_attempts(max_attempts),
-        queue=clean_queue(queue),
-        priority=clean_priority(priority),
-        timeout=clean_seconds("timeout", timeout),
-        misfire_grace=clean_seconds("misfire_grace", misfire_grace),
-        allow_overlap=bool(allow_overlap),
-        status=JobStatus.PENDING,
-        created_at=now,
-        updated_at=now,
-    )
-    first = job.next_slot(now) if expression else (clean_run_at(run_at) or now)
-    job.next_run_at = job.scheduled_for = first
-    return job
+    values = {
+        "name": clean_name(name if name is not None else handler_name),
+        "handler": handler_name,
+        "max_attempts": clean_max_attempts(max_attempts),
+        "queue": clean_queue(queue),
+        "priority": clean_priority(priority),
+        "timeout": clean_seconds("timeout", timeout),
+        "misfire_grace": clean_seconds("misfire_grace", misfire_grace),
+        "allow_overlap": bool(allow_overlap),
+        "status": JobStatus.PENDING,
+        "created_at": now,
+        "updated_at": now,
+    }
+    values["next_run_at"] = values["scheduled_for"] = clean_run_at(run_at) or now
+    return values
 
 
 def new_job(**values: Any) -> Job:
@@ -155,14 +169,23 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
     """
     now = timezone.now()
     built = []
+    # Jobs that differ only in their data share the validation of the rest.
+    validated: dict[tuple, dict[str, Any]] = {}
     for index, spec in enumerate(jobs):
         merged = {**defaults, **spec}
         handler_name = merged.pop("handler", None)
         if "schedule" in merged:
             raise InvalidJob("schedule", "enqueue_many creates one-time jobs; use schedule()")
         _check_options(merged, allowed=("data", "name", "run_at", "max_attempts"))
+        data = merged.pop("data", None)
         try:
-            built.append(build_job(handler_name, now=now, **merged))
+            key = _hashable((handler_name, *sorted(merged.items())))
+            values = validated.get(key) if key is not None else None
+            if values is None:
+                values = _one_time_values(handler_name, now=now, **merged)
+                if key is not None:
+                    validated[key] = values
+            built.append(new_job(data=clean_data(data), **values))
         except InvalidJob as exc:
             raise InvalidJob(exc.field, f"job {index}: {exc.message}") from None
     if not built:
@@ -172,6 +195,14 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
         created = _insert_all(built, now, using)
         _announce(created)
     return created
+
+
+def _hashable(key: tuple) -> tuple | None:
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _insert_all(jobs: list[Job], now: datetime, using: str) -> list[Job]:
