@@ -38,6 +38,8 @@ PRUNE_EVERY = 60.0
 PREFETCH_BELOW_MS = 20.0
 # How many rounds of its pool a worker of such jobs holds beyond the running ones.
 PREFETCH_ROUNDS = 5
+# ... unless one of its jobs has been running this long (seconds).
+PREFETCH_STALL_SECONDS = 1.0
 
 
 @dataclass
@@ -453,7 +455,15 @@ class Worker:
 
     def _short(self) -> bool:
         short = self._recent_ms is not None and self._recent_ms < PREFETCH_BELOW_MS
-        return short and not isinstance(self._pool, ProcessPool)
+        if not short or isinstance(self._pool, ProcessPool):
+            return False
+        # A job running far past the recent average holds up the jobs queued
+        # behind it: claim no more ahead until it ends.
+        stalled = time.monotonic() - PREFETCH_STALL_SECONDS
+        return not any(
+            entry.started is not None and entry.started < stalled and not entry.abandoned
+            for entry in self._inflight.values()
+        )
 
     def _gathering(self) -> bool:
         """Short jobs in hand and less than half the capacity free: wait for more to finish.
