@@ -102,7 +102,7 @@ def test_a_second_signal_exits_at_once(runjobs, wait_for):
 def test_max_jobs_exits_0_after_finishing_in_flight_jobs(runjobs, pool):
     jobs = [enqueue("sleep", {"seconds": 0.5}) for _ in range(6)]
     worker = runjobs("--max-jobs", "3", "--concurrency", "3", "--pool", pool)
-    assert worker.wait(timeout=60) == 0
+    assert worker.wait(timeout=60) == 0, _log(worker)
     statuses = Counter(
         Job.objects.filter(pk__in=[j.pk for j in jobs]).values_list("status", flat=True)
     )
@@ -113,7 +113,7 @@ def test_max_jobs_exits_0_after_finishing_in_flight_jobs(runjobs, pool):
 def test_max_memory_retires_the_worker_cleanly(runjobs):
     job = enqueue("noop")
     worker = runjobs("--max-memory", "1")  # any Python process is above 1 MB
-    assert worker.wait(timeout=60) == 0
+    assert worker.wait(timeout=60) == 0, _log(worker)
     assert Job.objects.get(pk=job.pk).status in (JobStatus.COMPLETED, JobStatus.PENDING)
     assert not Job.objects.filter(status=JobStatus.RUNNING).exists()
 
@@ -165,3 +165,9 @@ def _alive(pid):
             return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def _log(worker) -> str:
+    """The worker's output, for the failure message."""
+    with open(worker.log_path) as log:
+        return log.read()[-4000:]
