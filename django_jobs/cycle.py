@@ -35,10 +35,14 @@ def finish_and_claim(
     using: str,
 ) -> tuple[list[Finished], list[Job]]:
     """Write ``items`` and claim up to ``limit`` jobs; returns (applied outcomes, claimed jobs)."""
-    if connections[using].vendor != "postgresql":
-        return _in_one_transaction(worker, items, queues, limit, now, using)
-    connection = connections[using]
     by_id = {item.job.pk: item for item in items}
+    if connections[using].vendor != "postgresql":
+        with transaction.atomic(using=using):
+            applied = finish_in_transaction(worker, by_id, now, using)
+            jobs = claim_in_transaction(worker, queues, limit, now, using)
+        # Signals and skipped slots only once both are committed.
+        return after_finish(by_id, applied), after_claim(jobs, now, using)
+    connection = connections[using]
     finishing, finish_params = finish_ctes(worker, by_id, now, connection)
     claiming, claim_params, select = claim_ctes(worker, queues, limit, now, connection)
     # One row even when nothing was claimed, carrying what the completion wrote.
@@ -54,19 +58,3 @@ def finish_and_claim(
     claimed = [row[1:] for row in rows if row[1] is not None]
     jobs = after_claim(rows_to_jobs(claimed, worker, now, using), now, using)
     return applied, jobs
-
-
-def _in_one_transaction(
-    worker: Worker,
-    items: Sequence[Finished],
-    queues: Sequence[str] | None,
-    limit: int,
-    now: datetime,
-    using: str,
-) -> tuple[list[Finished], list[Job]]:
-    by_id = {item.job.pk: item for item in items}
-    with transaction.atomic(using=using):
-        applied = finish_in_transaction(worker, by_id, now, using)
-        jobs = claim_in_transaction(worker, queues, limit, now, using)
-    # Signals and skipped slots only once both are committed.
-    return after_finish(by_id, applied), after_claim(jobs, now, using)

@@ -200,7 +200,12 @@ class _Slot:
         self._stop_child()  # the next job tries again and fails with ProcessDied if it must
 
     def _stop_child(self) -> None:
-        process, conn = self.process, self.conn
+        # Detach first: close() and kill() from the worker's thread then see no
+        # process, never one this thread is closing (a closed process object
+        # raises on every call).
+        with self.lock:
+            process, conn = self.process, self.conn
+            self.process = self.conn = None
         if process is not None:
             if process.is_alive():
                 process.kill()
@@ -209,8 +214,6 @@ class _Slot:
                 process.close()
         if conn is not None:
             conn.close()
-        with self.lock:
-            self.process = self.conn = None
 
 
 def _describe_exit(code: int | None) -> str:
