@@ -43,10 +43,11 @@ def _prepared(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) 
         # Django turns preparation off, and psycopg then ignores prepare=True.
         # A threshold nobody reaches prepares only what asks for it explicitly.
         raw.prepare_threshold = 2**31 - 1
+    if raw.adapters.get_loader(_JSONB_OID, Format.BINARY) is not _JsonbAsText:
         # Rows come back in binary: PostgreSQL writes and psycopg reads binary
         # timestamps and arrays several times faster than their text. Django
         # reads jsonb as text; in binary that is a version byte, then the text.
-        raw.adapters.register_loader("jsonb", _JsonbAsText)
+        raw.adapters.register_loader(_JSONB_OID, _JsonbAsText)
     with connection.wrap_database_errors:
         with psycopg.Cursor(raw) as cursor:
             # %b: parameters go in binary too (arrays of timestamps above all).
@@ -56,7 +57,10 @@ def _prepared(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) 
 
 try:
     from psycopg.adapt import Loader
+    from psycopg.postgres import types as _pg_types
     from psycopg.pq import Format
+
+    _JSONB_OID = _pg_types["jsonb"].oid
 
     class _JsonbAsText(Loader):
         format = Format.BINARY
