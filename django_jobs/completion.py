@@ -127,7 +127,7 @@ def finish_ctes(
             ]
         )
     # One array a column, unnested: the statement's text does not depend on the
-    # batch size, so it is parsed and planned once per connection.
+    # batch size, so it is prepared (parsed) once per connection.
     arrays = [list(column) for column in zip(*rows, strict=True)]
     return _finish_sql(connection), [*arrays, worker.pk]
 
