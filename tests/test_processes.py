@@ -29,10 +29,16 @@ def test_several_workers_never_run_a_job_twice(runjobs, wait_for, tmp_path):
     out = tmp_path / "runs.txt"
     total = 600
     workers = [runjobs("--concurrency", "4", "--batch-size", "8") for _ in range(3)]
-    # All three poll before the jobs arrive, so they compete for every batch.
+    # All three poll before the jobs arrive, so they compete for every batch. Each job takes
+    # a few milliseconds: no-op jobs can all be done by whichever worker claims first before
+    # the others' next poll (SQLite's write lock, unlike a row lock, does not queue waiters
+    # fairly, so a busy worker can take it again and again).
     wait_for(lambda: WorkerRow.objects.count() == 3, message="three workers registered")
     enqueue_many(
-        [{"handler": "record", "data": {"path": str(out), "key": i}} for i in range(total)]
+        [
+            {"handler": "record", "data": {"path": str(out), "key": i, "seconds": 0.005}}
+            for i in range(total)
+        ]
     )
     wait_for(lambda: counts()[JobStatus.COMPLETED] == total, timeout=120, message="all jobs done")
     keys = [line for line in out.read_text().splitlines()]

@@ -52,6 +52,7 @@ def sleep(data, ctx):
 @handler
 def record(data):
     """Append one line per run to a file, so tests can count runs across processes."""
+    time.sleep(float(data.get("seconds", 0)))
     with open(data["path"], "a") as out:
         out.write(f"{data.get('key', '')} {os.getpid()}\n")
     return None
