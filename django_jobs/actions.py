@@ -14,7 +14,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from . import columns, notify, signals
-from .bulk import insert_returning_ids
+from .bulk import NULL, copy_escape, copy_lines, copy_text, has_copy, insert_returning_ids
 from .conf import jobs_settings
 from .exceptions import InvalidJob, JobStateError
 from .models import Job, JobStatus, Runner
@@ -30,6 +30,7 @@ from .validation import (
     clean_schedule,
     clean_seconds,
     clean_timezone,
+    data_json,
 )
 
 JOB_OPTIONS = ("queue", "priority", "timeout", "misfire_grace", "allow_overlap")
@@ -168,9 +169,9 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
     ``run_at``, ...); ``defaults`` fill in what a mapping leaves out.
     """
     now = timezone.now()
-    built = []
-    # Jobs that differ only in their data share the validation of the rest.
-    validated: dict[tuple, dict[str, Any]] = {}
+    # Jobs that differ only in their data share one validated template.
+    templates: dict[tuple, Job] = {}
+    planned: list[tuple[Job, Any, str | None]] = []
     for index, spec in enumerate(jobs):
         merged = {**defaults, **spec}
         handler_name = merged.pop("handler", None)
@@ -180,19 +181,19 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
         data = merged.pop("data", None)
         try:
             key = _hashable((handler_name, *sorted(merged.items())))
-            values = validated.get(key) if key is not None else None
-            if values is None:
-                values = _one_time_values(handler_name, now=now, **merged)
+            template = templates.get(key) if key is not None else None
+            if template is None:
+                template = new_job(data=None, **_one_time_values(handler_name, now=now, **merged))
                 if key is not None:
-                    validated[key] = values
-            built.append(new_job(data=clean_data(data), **values))
+                    templates[key] = template
+            planned.append((template, data, None if data is None else data_json(data)))
         except InvalidJob as exc:
             raise InvalidJob(exc.field, f"job {index}: {exc.message}") from None
-    if not built:
+    if not planned:
         return []
     using = router.db_for_write(Job)
     with transaction.atomic(using=using):
-        created = _insert_all(built, now, using)
+        created = _insert_all(planned, using)
         _announce(created)
     return created
 
@@ -205,22 +206,43 @@ def _hashable(key: tuple) -> tuple | None:
     return key
 
 
-def _insert_all(jobs: list[Job], now: datetime, using: str) -> list[Job]:
-    """Insert validated jobs in a few multi-row statements; Django's bulk_create elsewhere."""
+def _insert_all(planned: list[tuple[Job, Any, str | None]], using: str) -> list[Job]:
+    """Insert (template, data, data's JSON) jobs in a few statements; the saved jobs."""
+    connection = connections[using]
     names = _insert_names()
-    values = columns.writer(Job, names, connections[using])
-    rows = []
-    for job in jobs:
-        job.updated_at = now
-        rows.append(values(job))
-    ids = insert_returning_ids(Job, names, rows, using)
-    if ids is None:
+    at = names.index("data")
+    values = columns.writer(Job, names, connection)
+    rows = {}  # each template's row, its data column to fill in
+    for template, _, _ in planned:
+        if id(template) not in rows:
+            rows[id(template)] = values(template)
+    if has_copy(connection):
+        ids = _copy_jobs(planned, rows, at, names, using)
+    else:
+        prepared = [[*rows[id(t)][:at], text, *rows[id(t)][at + 1 :]] for t, _, text in planned]
+        ids = insert_returning_ids(Job, names, prepared, using)
+    clone = columns.cloner(Job)
+    if ids is None:  # MySQL: no RETURNING
+        jobs = [clone(t, data=data) for t, data, _ in planned]
         return Job.objects.using(using).bulk_create(jobs, batch_size=1000)
-    for job, pk in zip(jobs, ids, strict=True):
-        job.pk = pk
+    jobs = [clone(t, id=pk, data=data) for (t, data, _), pk in zip(planned, ids, strict=True)]
+    for job in jobs:
         job._state.adding = False
         job._state.db = using
     return jobs
+
+
+def _copy_jobs(planned, rows, at, names, using) -> list[int]:
+    """PostgreSQL: each template's COPY text is formatted once, each job adds its data."""
+    around = {
+        key: (copy_text(row[:at]) + "\t", "\t" + copy_text(row[at + 1 :]))
+        for key, row in rows.items()
+    }
+    lines = []
+    for template, _, text in planned:
+        before, after = around[id(template)]
+        lines.append(f"{before}{NULL if text is None else copy_escape(text)}{after}")
+    return copy_lines(Job, names, lines, using)
 
 
 def schedule(

@@ -16,6 +16,8 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import DateTimeField, JSONField, Model
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 _JSON, _DATETIME, _PLAIN = 0, 1, 2
 
@@ -90,6 +92,35 @@ def instance(model: type[Model], **values: Any) -> Any:
             for f in model._meta.concrete_fields
         ]
     return model(*[values.get(attname, default) for attname, default in defaults])
+
+
+def cloner(model: type[Model]) -> Callable[..., Any]:
+    """A function copying an unsaved instance with some attributes changed, without ``__init__``.
+
+    A model's constructor costs more than the database spends inserting the
+    row; copying a validated template's attributes is what ``enqueue_many``
+    does for thousands of jobs that share everything but their data. When
+    something listens to the model's init signals the constructor runs, so
+    they are sent as ever.
+    """
+    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+        names = [f.attname for f in model._meta.concrete_fields]
+
+        def construct(template: Any, **changes: Any) -> Any:
+            values = {name: getattr(template, name) for name in names}
+            return model(**{**values, **changes})
+
+        return construct
+
+    def copy(template: Any, **changes: Any) -> Any:
+        obj = model.__new__(model)
+        attributes = template.__dict__.copy()
+        attributes["_state"] = ModelState()
+        attributes.update(changes)
+        obj.__dict__ = attributes
+        return obj
+
+    return copy
 
 
 def _kind(field) -> int:

@@ -84,13 +84,19 @@ def clean_seconds(field: str, value: Any) -> float | None:
 
 def clean_data(data: Any, *, limit: int | None = None) -> Any:
     """JSON-serialisable and, when ``limit`` is given, at most that many bytes."""
+    data_json(data, limit=limit)
+    return data
+
+
+def data_json(data: Any, *, limit: int | None = None) -> str:
+    """``data`` as the JSON text stored for it; raises ``InvalidJob`` as ``clean_data`` does."""
     try:
         encoded = json.dumps(data, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidJob("data", f"data must be JSON-serialisable: {exc}") from None
     if limit is not None and len(encoded.encode()) > limit:
         raise InvalidJob("data", f"data must be at most {limit} bytes of JSON")
-    return data
+    return encoded
 
 
 def clean_timezone(name: Any) -> str:

@@ -150,3 +150,60 @@ def test_enqueue_many_rolls_back_with_the_callers_transaction():
             enqueue_many([{"handler": "echo"}] * 10)
             raise RuntimeError
     assert not Job.objects.exists()
+
+
+AWKWARD = [
+    None,
+    {"text": 'tab\there, newline\nthere, back\\slash, quote " and \\N'},
+    ["\\", "\\\\", "\r\n", "é ✓ 𝄞", ""],
+    0,
+    "plain",
+    {"nested": {"list": [1, 2.5, True, None]}},
+]
+
+
+def _columns(job):
+    return {f.attname: getattr(job, f.attname) for f in Job._meta.concrete_fields}
+
+
+def test_enqueue_many_returns_the_jobs_as_stored_in_the_callers_order():
+    later = timezone.now() + timedelta(hours=1)
+    specs = [
+        {"handler": "echo", "data": data, "name": f"odd\t\\name\n{i}"}
+        for i, data in enumerate(AWKWARD)
+    ]
+    specs += [
+        {"handler": "echo", "data": {"i": 1}, "run_at": later, "queue": "other", "priority": -3},
+        {"handler": "echo", "timeout": 2.5, "misfire_grace": 1e-3, "allow_overlap": True},
+        {"handler": "echo", "data": {"i": 2}, "max_attempts": 7},
+    ]
+    jobs = enqueue_many(specs)
+    assert [job.pk for job in jobs] == sorted(job.pk for job in jobs)
+    stored = {job.pk: job for job in Job.objects.all()}
+    assert len(stored) == len(specs)
+    for job, spec in zip(jobs, specs, strict=True):
+        assert _columns(job) == _columns(stored[job.pk])
+        assert stored[job.pk].data == spec.get("data")
+        assert not job._state.adding
+    assert stored[jobs[0].pk].name == "odd\t\\name\n0"
+    assert stored[jobs[-3].pk].next_run_at == later
+    assert (stored[jobs[-2].pk].timeout, stored[jobs[-2].pk].misfire_grace) == (2.5, 1e-3)
+    assert stored[jobs[-1].pk].max_attempts == 7
+
+
+def test_enqueue_many_builds_jobs_through_the_constructor_when_init_is_listened_to():
+    from django.db.models.signals import post_init
+
+    seen = []
+
+    def listen(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(listen, sender=Job)
+    try:
+        jobs = enqueue_many([{"data": {"n": n}} for n in range(3)], handler="echo")
+    finally:
+        post_init.disconnect(listen, sender=Job)
+    assert all(any(job is s for s in seen) for job in jobs)
+    assert [job.data for job in jobs] == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert [j.data for j in Job.objects.order_by("pk")] == [{"n": 0}, {"n": 1}, {"n": 2}]
