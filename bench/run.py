@@ -460,7 +460,8 @@ owned AS MATERIALIZED (
     SELECT id, 'running', attempts, scheduled_for, 'raw', now(), '' FROM claimed
     RETURNING id, job_id
 ), outcome AS (
-    SELECT coalesce(json_agg(json_build_array(id, cancel_requested)), '[]'::json) AS written
+    SELECT coalesce(json_agg(json_build_array(id, cancel_requested)), '[]'::json)::text
+        AS written
     FROM done
 )
 SELECT outcome.written, batch.* FROM outcome

@@ -13,8 +13,9 @@ unique (job, slot, attempt) makes a second run of the same slot impossible.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import IntegrityError, connections, transaction
 
@@ -183,23 +184,38 @@ def claim_ctes(
 def rows_to_jobs(rows: Sequence[Sequence], worker: Worker, now: datetime, using: str) -> list[Job]:
     """Jobs from claimed rows: every job column, then the id of its history row."""
     convert = columns.reader(Job, connections[using])
-    names = [f.attname for f in Job._meta.concrete_fields]
+    load = columns.loader(Job, using)
+    history = _history_maker(worker, now)
     jobs = []
     for row in rows:
-        job = Job.from_db(using, names, convert(row[:-1]))
-        _attach_history(job, worker, now, history_id=row[-1])
+        job = load(convert(row[:-1]))
+        job.run_history = history(job, row[-1])
         jobs.append(job)
     return jobs
 
 
-def _attach_history(job: Job, worker: Worker, now: datetime, history_id: int | None) -> None:
-    """Give the job the history row of this attempt (written, or to be written)."""
-    job.run_history = None
-    if jobs_settings.ENABLE_HISTORY:
-        job.run_history = _history_row(job, worker, now, RunStatus.RUNNING)
-        job.run_history.pk = history_id
-        if history_id is not None:
-            job.run_history._state.adding = False
+def _history_maker(worker: Worker, now: datetime) -> Callable[[Job, int | None], Any]:
+    """A function giving a claimed job the history row of its attempt (written, or to be)."""
+    if not jobs_settings.ENABLE_HISTORY:
+        return lambda job, history_id: None
+    # The rows of one claim differ only in their job's columns.
+    template = columns.instance(
+        JobHistory, status=RunStatus.RUNNING, worker=worker.name, started_at=now
+    )
+    clone = columns.cloner(JobHistory)
+
+    def history(job: Job, history_id: int | None) -> JobHistory:
+        row = clone(
+            template,
+            id=history_id,
+            job_id=job.pk,
+            attempt=job.attempts,
+            scheduled_for=job.scheduled_for,
+        )
+        row._state.adding = history_id is None
+        return row
+
+    return history
 
 
 def _claim_locking(
@@ -221,7 +237,9 @@ def _claim_locking(
         job.worker_id = worker.pk
         job.attempts += 1
         job.started_at = job.last_run_at = job.updated_at = now
-        _attach_history(job, worker, now, history_id=None)
+    history = _history_maker(worker, now)
+    for job in jobs:
+        job.run_history = history(job, None)
     return jobs
 
 
@@ -299,15 +317,3 @@ def _skip_missed(missed: list[Job], now: datetime, using: str) -> None:
         if rows:
             save_history(rows, using)
         update_rows(Job, missed, TRANSITION_FIELDS, using)
-
-
-def _history_row(job: Job, worker: Worker, now: datetime, status: str) -> JobHistory:
-    return columns.instance(
-        JobHistory,
-        job_id=job.pk,
-        status=status,
-        attempt=job.attempts,
-        scheduled_for=job.scheduled_for,
-        worker=worker.name,
-        started_at=now,
-    )

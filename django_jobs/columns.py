@@ -103,7 +103,7 @@ def cloner(model: type[Model]) -> Callable[..., Any]:
     something listens to the model's init signals the constructor runs, so
     they are sent as ever.
     """
-    if pre_init.has_listeners(model) or post_init.has_listeners(model):
+    if _init_listened(model):
         names = [f.attname for f in model._meta.concrete_fields]
 
         def construct(template: Any, **changes: Any) -> Any:
@@ -121,6 +121,32 @@ def cloner(model: type[Model]) -> Callable[..., Any]:
         return obj
 
     return copy
+
+
+def loader(model: type[Model], using: str) -> Callable[[Sequence[Any]], Any]:
+    """``model.from_db`` for converted rows of every concrete column, without ``__init__``.
+
+    As ``cloner``: the attributes are set as the constructor would, and the
+    constructor runs instead when something listens to the init signals.
+    """
+    names = [f.attname for f in model._meta.concrete_fields]
+    if _init_listened(model):
+        return lambda values: model.from_db(using, names, values)
+
+    def load(values: Sequence[Any]) -> Any:
+        obj = model.__new__(model)
+        attributes = dict(zip(names, values, strict=True))
+        state = attributes["_state"] = ModelState()
+        state.adding = False
+        state.db = using
+        obj.__dict__ = attributes
+        return obj
+
+    return load
+
+
+def _init_listened(model: type[Model]) -> bool:
+    return pre_init.has_listeners(model) or post_init.has_listeners(model)
 
 
 def _kind(field) -> int:

@@ -9,6 +9,7 @@ nothing.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -46,14 +47,15 @@ def finish_and_claim(
     finishing, finish_params = finish_ctes(worker, by_id, now, connection)
     claiming, claim_params, select = claim_ctes(worker, queues, limit, now, connection)
     # One row even when nothing was claimed, carrying what the completion wrote.
+    # Every row repeats it: as text, so it is decoded once, not once a row.
     sql = (
         f"WITH {finishing}, {claiming}, "
         f"outcome AS (SELECT coalesce(json_agg(json_build_array(id, cancel_requested)), "
-        f"'[]'::json) AS written FROM done) "
+        f"'[]'::json)::text AS written FROM done) "
         f"SELECT outcome.written, batch.* FROM outcome LEFT JOIN ({select}) AS batch ON true"
     )
     rows = fetch_all(connection, sql, [*finish_params, *claim_params])
-    written = {pk: cancelled for pk, cancelled in rows[0][0]}
+    written = {pk: cancelled for pk, cancelled in json.loads(rows[0][0])}
     applied = after_finish(by_id, applied_outcomes(by_id, written))
     claimed = [row[1:] for row in rows if row[1] is not None]
     jobs = after_claim(rows_to_jobs(claimed, worker, now, using), now, using)
