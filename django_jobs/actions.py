@@ -14,7 +14,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
 from . import columns, notify, signals
-from .bulk import NULL, copy_escape, copy_lines, copy_text, has_copy, insert_returning_ids
+from .bulk import NULL, copy_escape, copy_fields, copy_lines, has_copy, insert_returning_ids
 from .conf import jobs_settings
 from .exceptions import InvalidJob, JobStateError
 from .models import Job, JobStatus, Runner
@@ -234,10 +234,13 @@ def _insert_all(planned: list[tuple[Job, Any, str | None]], using: str) -> list[
 
 def _copy_jobs(planned, rows, at, names, using) -> list[int]:
     """PostgreSQL: each template's COPY text is formatted once, each job adds its data."""
-    around = {
-        key: (copy_text(row[:at]) + "\t", "\t" + copy_text(row[at + 1 :]))
-        for key, row in rows.items()
-    }
+    around = {}
+    for key, row in rows.items():
+        fields = copy_fields(row)
+        around[key] = (
+            "".join(f"{f}\t" for f in fields[:at]),
+            "".join(f"\t{f}" for f in fields[at + 1 :]),
+        )
     lines = []
     for template, _, text in planned:
         before, after = around[id(template)]

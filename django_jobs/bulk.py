@@ -141,7 +141,7 @@ def _copy_with_reserved_ids(connection, model, fields, rows) -> list[int] | None
 def copy_lines(
     model: type[Model], fields: Sequence[str], lines: Sequence[str], using: str
 ) -> list[int]:
-    """Insert rows given as COPY text (see ``copy_text``); their new ids, in order.
+    """Insert rows given as lines of COPY text (see ``copy_fields``); their new ids, in order.
 
     For callers whose rows share most of their text: formatting it once
     costs less than handing the driver every value of every row. Only where
@@ -182,9 +182,9 @@ def _copy_with_ids(connection, model, fields, count) -> Iterator[tuple[list[int]
             yield ids, out
 
 
-def copy_text(values: Iterable[Any]) -> str:
-    """Driver-ready values as tab-separated fields of COPY's text format (no newline)."""
-    return "\t".join(_copy_field(value) for value in values)
+def copy_fields(values: Iterable[Any]) -> list[str]:
+    """Driver-ready values as fields of COPY's text format (a line joins them with tabs)."""
+    return [_copy_field(value) for value in values]
 
 
 def copy_escape(text: str) -> str:
