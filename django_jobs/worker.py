@@ -7,6 +7,7 @@ handlers. One iteration is ``loop(now)``, so tests drive it with a fixed time.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import queue
@@ -260,7 +261,7 @@ class Worker:
             attempt=job.attempts,
             max_attempts=job.max_attempts,
             scheduled_for=job.scheduled_for,
-            logger=logging.getLogger(f"django_jobs.job.{job.handler}"),
+            logger=_job_logger(job.handler),
         )
         timeout = job.timeout if job.timeout is not None else jobs_settings.DEFAULT_TIMEOUT
         timeout = float(timeout) if timeout else None
@@ -552,6 +553,11 @@ def _rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@functools.cache
+def _job_logger(handler: str) -> logging.Logger:
+    return logging.getLogger(f"django_jobs.job.{handler}")
 
 
 def _start(entry: InFlight) -> Outcome:
