@@ -281,10 +281,19 @@ class Drain:
     rss_tree_mb: float = 0.0
     statements: int | None = None
     transactions: int | None = None
+    # When the first jobs were seen done (seconds from the start, how many).
+    first: tuple[float, int] | None = None
 
     @property
     def rate(self) -> float:
         return self.jobs / self.seconds if self.seconds else 0.0
+
+    @property
+    def steady_rate(self) -> float | None:
+        """The rate once the worker runs, its process start-up left out."""
+        if self.first is None or self.seconds <= self.first[0]:
+            return None
+        return (self.jobs - self.first[1]) / (self.seconds - self.first[0])
 
 
 def drain(
@@ -314,7 +323,7 @@ def drain(
     commands = system.worker_commands(procs, extra)
     start = time.perf_counter()
     workers = Workers(commands, env, log)
-    done, poll = start_count, 0.2 if sqlite_path else 0.05
+    done, poll, first = start_count, 0.2 if sqlite_path else 0.05, None
     try:
         while done - start_count < filled:
             elapsed = time.perf_counter() - start
@@ -323,6 +332,8 @@ def drain(
             time.sleep(poll)
             done = counter.done()
             polls += 1
+            if first is None and done > start_count:
+                first = (time.perf_counter() - start, done - start_count)
         seconds = time.perf_counter() - start
         time.sleep(0.3)  # let the statement counters flush
         rss, rss_tree = workers.peak_rss_mb()
@@ -330,6 +341,7 @@ def drain(
         workers.stop()
         counter.close()
     result = Drain(done - start_count, seconds, done - start_count >= filled, rss, rss_tree)
+    result.first = first
     if count_statements:
         result.statements = sum(int(p.read_text() or 0) for p in Path(stmt_dir).iterdir())
     if xacts_before is not None:
@@ -485,6 +497,7 @@ class Row:
     stmts: float | None = None
     xacts: float | None = None
     rss: float | None = None
+    steady: float | None = None
     notes: list[str] = field(default_factory=list)
     error: str = ""
 
@@ -515,6 +528,13 @@ def measure(system: System, opts: argparse.Namespace, log: Path) -> Row:
                 row.stmts = result.statements / result.jobs
             if result.transactions is not None and result.jobs:
                 row.xacts = result.transactions / result.jobs
+            steady = result.steady_rate
+            if steady is not None and system.name == "django-jobs":
+                row.notes.append(
+                    f"1 proc, from its first finished job (start-up left out, as in the"
+                    f" ceiling): {steady:,.0f} jobs/s"
+                )
+                row.steady = steady
             if result.rss_tree_mb > result.rss_mb * 1.2:
                 row.notes.append(f"RSS of its process tree: {result.rss_tree_mb:.0f} MB")
         else:
@@ -690,6 +710,14 @@ def render(rows: list[Row], opts: argparse.Namespace) -> str:
             cells.append(cell)
         lines.append(f"| {row.name} | " + " | ".join(cells) + " |")
         notes += [f"- {row.name}: {note}" for note in row.notes]
+    ours = next((r for r in rows if r.name == "django-jobs" and r.drain1), None)
+    ceiling = next((r for r in rows if r.name == CEILING and r.drain1), None)
+    if ours and ceiling and ceiling.drain1.rate:
+        top = ceiling.drain1.rate
+        notes.append(
+            f"- django-jobs, 1 process, against the raw SQL ceiling: {ours.drain1.rate / top:.2f}"
+            + (f" ({ours.steady / top:.2f} from its first finished job)" if ours.steady else "")
+        )
     lines += [
         "",
         f"Jobs per drain: {opts.jobs:,} no-op jobs; enqueue 1 by 1: {opts.enqueue:,} jobs;"
