@@ -428,7 +428,7 @@ def raw_ceiling(jobs: int, batch: int) -> float:
             while True:
                 cur.execute(
                     CYCLE_SQL,
-                    [ids, history, worker_id, batch, worker_id],
+                    [ids, history, worker_id, batch, batch, worker_id],
                     prepare=True,
                     binary=True,
                 )
@@ -443,7 +443,7 @@ def raw_ceiling(jobs: int, batch: int) -> float:
 
 
 CYCLE_SQL = """
-WITH v (id, hid) AS (SELECT * FROM unnest(%b::bigint[], %b::bigint[])),
+WITH RECURSIVE v (id, hid) AS (SELECT * FROM unnest(%b::bigint[], %b::bigint[])),
 owned AS MATERIALIZED (
     SELECT j.id, j.cancel_requested FROM django_jobs_job j JOIN v ON v.id = j.id
     WHERE j.worker_id = %b AND j.status = 'running' FOR UPDATE OF j
@@ -458,9 +458,19 @@ owned AS MATERIALIZED (
     UPDATE django_jobs_jobhistory h SET status = 'completed', completed_at = now(),
         error = '', result = 'null'::jsonb, duration = 0
     FROM v JOIN done d ON d.id = v.id WHERE h.id = v.hid
+), levels (p) AS (
+    (SELECT priority FROM django_jobs_job WHERE status = 'pending'
+     ORDER BY priority DESC LIMIT 1)
+    UNION ALL
+    SELECT (SELECT priority FROM django_jobs_job WHERE status = 'pending'
+            AND priority < levels.p ORDER BY priority DESC LIMIT 1)
+    FROM levels WHERE levels.p IS NOT NULL
 ), picked AS MATERIALIZED (
-    SELECT id FROM django_jobs_job WHERE status = 'pending' AND next_run_at <= now()
-    ORDER BY priority DESC, next_run_at, id LIMIT %b FOR UPDATE SKIP LOCKED
+    SELECT due.id FROM levels CROSS JOIN LATERAL (
+        SELECT id FROM django_jobs_job WHERE status = 'pending' AND priority = levels.p
+            AND next_run_at <= now()
+        ORDER BY next_run_at, id LIMIT %b FOR UPDATE SKIP LOCKED
+    ) AS due LIMIT %b
 ), claimed AS (
     UPDATE django_jobs_job j SET status = 'running', worker_id = %b, attempts = attempts + 1,
         started_at = now(), last_run_at = now(), updated_at = now()

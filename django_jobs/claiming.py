@@ -89,7 +89,7 @@ def _claim_returning(
     connection = connections[using]
     if connection.vendor == "postgresql":
         ctes, args, select = claim_ctes(worker, queues, limit, now, connection)
-        sql = f"WITH {ctes} {select}"
+        sql = f"WITH RECURSIVE {ctes} {select}"
     else:
         sql, args = _sqlite_claim(worker, queues, limit, now, connection)
     rows = fetch_all(connection, sql, args)
@@ -133,35 +133,47 @@ def _sqlite_claim(
 def claim_ctes(
     worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, connection
 ) -> tuple[str, list, str]:
-    """PostgreSQL: the claim as CTEs (``picked``, ``claimed``, ``hist``) and the SELECT of its rows.
+    """PostgreSQL: the claim as CTEs (``levels``, ``picked``, ``claimed``, ``hist``) and the
+    SELECT of its rows; the statement starts ``WITH RECURSIVE``.
 
-    A materialised CTE runs the locking pick exactly once; inside IN (...) the
-    planner may re-run it and take more rows than LIMIT.
+    The claim index leads with priority, so one scan for the most urgent due
+    jobs would step over every not-yet-due job of a higher priority (100,000
+    of them cost 4 ms a claim). ``levels`` walks the priorities that have
+    pending jobs, highest first, one index probe each, and ``picked`` takes
+    due jobs a priority at a time; it stops as soon as it has ``limit``.
+    A materialised CTE runs the locking pick exactly once; inside IN (...)
+    the planner may re-run it and take more rows than LIMIT.
     """
     qn = connection.ops.quote_name
     fields = Job._meta.concrete_fields
     table = qn(Job._meta.db_table)
     # Statuses are written into the text, not bound: a prepared statement's
     # generic plan can use the partial index only when it sees 'pending'.
-    where = [f"{qn('status')} = '{JobStatus.PENDING}'", f"{qn('next_run_at')} <= %s"]
+    pending = f"{qn('status')} = '{JobStatus.PENDING}'"
+    priority, pk = qn("priority"), qn("id")
+    where = [pending, f"{priority} = levels.p", f"{qn('next_run_at')} <= %s"]
     args: list = [now]
     if queues:
         where.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
         args.extend(queues)
-    order = f"ORDER BY {qn('priority')} DESC, {qn('next_run_at')}, {qn('id')} LIMIT %s"
+    highest = f"SELECT {priority} FROM {table} WHERE {pending}"
     returning = ", ".join(f"{table}.{qn(f.column)}" for f in fields)
     ctes = (
-        f"picked AS MATERIALIZED (SELECT {qn('id')} FROM {table} WHERE {' AND '.join(where)} "
-        f"{order} FOR UPDATE SKIP LOCKED), "
+        f"levels (p) AS (({highest} ORDER BY {priority} DESC LIMIT 1) UNION ALL "
+        f"SELECT ({highest} AND {priority} < levels.p ORDER BY {priority} DESC LIMIT 1) "
+        f"FROM levels WHERE levels.p IS NOT NULL), "
+        f"picked AS MATERIALIZED (SELECT due.{pk} FROM levels CROSS JOIN LATERAL "
+        f"(SELECT {pk} FROM {table} WHERE {' AND '.join(where)} "
+        f"ORDER BY {qn('next_run_at')}, {pk} LIMIT %s FOR UPDATE SKIP LOCKED) AS due LIMIT %s), "
         f"claimed AS (UPDATE {table} SET {qn('status')} = '{JobStatus.RUNNING}', "
         f"{qn('worker_id')} = %s, "
         f"{qn('attempts')} = {qn('attempts')} + 1, {qn('started_at')} = %s, "
         f"{qn('last_run_at')} = %s, {qn('updated_at')} = %s FROM picked "
-        f"WHERE {table}.{qn('id')} = picked.{qn('id')} "
+        f"WHERE {table}.{pk} = picked.{pk} "
         f"AND {table}.{qn('status')} = '{JobStatus.PENDING}' "
         f"RETURNING {returning})"
     )
-    args += [limit, worker.pk, now, now, now]
+    args += [limit, limit, worker.pk, now, now, now]  # the pick's LIMIT, per priority and in all
     selected = ", ".join(f"claimed.{qn(f.column)}" for f in fields)
     if not jobs_settings.ENABLE_HISTORY:
         return ctes, args, f"SELECT {selected}, NULL FROM claimed"

@@ -49,7 +49,7 @@ def finish_and_claim(
     # One row even when nothing was claimed, carrying what the completion wrote.
     # Every row repeats it: as text, so it is decoded once, not once a row.
     sql = (
-        f"WITH {finishing}, {claiming}, "
+        f"WITH RECURSIVE {finishing}, {claiming}, "
         f"outcome AS (SELECT coalesce(json_agg(json_build_array(id, cancel_requested)), "
         f"'[]'::json)::text AS written FROM done) "
         f"SELECT outcome.written, batch.* FROM outcome LEFT JOIN ({select}) AS batch ON true"
