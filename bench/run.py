@@ -580,25 +580,22 @@ def main() -> None:
     log = RESULTS / "workers.log"
     log.write_bytes(b"")
     rows, extra_lines = [], []
+    steps = []
     for name in names:
-        print(f"... {name}", flush=True)
-        try:
-            rows.append(measure(SYSTEMS[name], opts, log))
-        except Exception as exc:
-            rows.append(Row(name, error=f"not measured: {str(exc).splitlines()[0][:150]}"))
-            print(f"    {name} failed: {exc}", file=sys.stderr, flush=True)
-        (RESULTS / "latest.md").write_text(machine() + "\n" + render(rows, opts))
-    extras = []
-    if "django-jobs" in names and not opts.no_ceiling:
-        extras.append((CEILING, lambda: ceiling_row(opts)))
+        steps.append((name, lambda name=name: measure(SYSTEMS[name], opts, log)))
+        # Right after django-jobs' own drains, so both see the machine in the same state.
+        if name == "django-jobs" and not opts.no_ceiling:
+            steps.append((CEILING, lambda: ceiling_row(opts)))
     if "django-jobs" in names and not opts.no_sqlite:
-        extras.append(("django-jobs on SQLite", lambda: sqlite_row(opts, log)))
-    for label, make in extras:
+        steps.append(("django-jobs on SQLite", lambda: sqlite_row(opts, log)))
+    for label, make in steps:
         print(f"... {label}", flush=True)
         try:
             rows.append(make())
         except Exception as exc:
             rows.append(Row(label, error=f"not measured: {str(exc).splitlines()[0][:150]}"))
+            print(f"    {label} failed: {exc}", file=sys.stderr, flush=True)
+        (RESULTS / "latest.md").write_text(machine() + "\n" + render(rows, opts))
     if opts.sweep and "django-jobs" in names:
         print("... runjobs settings sweep", flush=True)
         try:
