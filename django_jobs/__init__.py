@@ -26,35 +26,35 @@ __all__ = [
 
 
 def enqueue(handler_name: str, data: Any = None, **kwargs: Any) -> Job:
-    """Create a one-time job; see ``django_jobs.actions.enqueue``."""
-    from .actions import enqueue as _enqueue
+    """Create a one-time job; see ``django_jobs.creating.enqueue``."""
+    from .creating import enqueue as _enqueue
 
     return _enqueue(handler_name, data, **kwargs)
 
 
 def enqueue_many(jobs: Any, **defaults: Any) -> list[Job]:
-    """Create many one-time jobs in a few statements; see ``django_jobs.actions.enqueue_many``."""
-    from .actions import enqueue_many as _enqueue_many
+    """Create many one-time jobs in a few statements; see ``django_jobs.creating.enqueue_many``."""
+    from .creating import enqueue_many as _enqueue_many
 
     return _enqueue_many(jobs, **defaults)
 
 
 def schedule(name: str, handler_name: str, expression: str, data: Any = None, **kwargs: Any) -> Job:
-    """Create or update, by name, a recurring job; see ``django_jobs.actions.schedule``."""
-    from .actions import schedule as _schedule
+    """Create or update, by name, a recurring job; see ``django_jobs.creating.schedule``."""
+    from .creating import schedule as _schedule
 
     return _schedule(name, handler_name, expression, data, **kwargs)
 
 
 def trigger(job: Any) -> Job:
-    """Run a job as soon as a worker is free; see ``django_jobs.actions.trigger``."""
-    from .actions import trigger as _trigger
+    """Run a job as soon as a worker is free; see ``django_jobs.steering.trigger``."""
+    from .steering import trigger as _trigger
 
     return _trigger(job)
 
 
 def cancel(job: Any) -> Job:
-    """Cancel a job; see ``django_jobs.actions.cancel``."""
-    from .actions import cancel as _cancel
+    """Cancel a job; see ``django_jobs.steering.cancel``."""
+    from .steering import cancel as _cancel
 
     return _cancel(job)

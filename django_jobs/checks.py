@@ -107,7 +107,7 @@ def _handlers() -> list:
 
 
 def _schedules() -> list:
-    from .actions import declared_schedules
+    from .creating import declared_schedules
 
     try:
         declared_schedules(validate=True)

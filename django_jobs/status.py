@@ -9,9 +9,9 @@ from typing import Any
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from .actions import runner_running
 from .conf import jobs_settings
 from .models import Job, JobHistory, JobStatus, RunStatus, Worker
+from .steering import runner_running
 
 
 @dataclass

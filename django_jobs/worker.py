@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from django.db import DatabaseError, InterfaceError, connections, router
 from django.utils import timezone
 
-from . import actions, claiming, cycle, liveness, notify, overlap, pruning, signals
+from . import claiming, cycle, liveness, notify, overlap, pruning, signals, steering
 from .completion import Finished, finish
 from .conf import jobs_settings
 from .execution import JobContext, Outcome, execute
@@ -125,7 +125,7 @@ class Worker:
 
     def start(self) -> None:
         self.row = liveness.register(self.queues, self.concurrency, self.using)
-        self._runner_on = actions.runner_running()
+        self._runner_on = steering.runner_running()
         if self.listen and notify.enabled(self.using):
             self._listener = notify.Listener(self._wake, set(self.queues or []) or None, self.using)
             self._listener.start()
@@ -384,7 +384,7 @@ class Worker:
             logger.error("worker %s was declared dead; registering again", self.row.name)
             self.row = liveness.register(self.queues, self.concurrency, self.using)
         self._healthy = True
-        self._runner_on = actions.runner_running()
+        self._runner_on = steering.runner_running()
         for pk in liveness.cancel_requests(self.row, self.using):
             if pk in self._inflight:
                 self._cancel(self._inflight[pk])

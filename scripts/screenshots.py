@@ -48,7 +48,7 @@ print(session.session_key)
 """
 
 TRIGGER = """
-from django_jobs.actions import trigger
+from django_jobs.steering import trigger
 from django_jobs.models import Job
 for job in Job.objects.exclude(schedule="").exclude(name="Daily Reports"):
     trigger(job)

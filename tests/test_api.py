@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from django_jobs import actions, schedule
+from django_jobs import creating, schedule
 from django_jobs.exceptions import InvalidJob, InvalidSchedule
 from django_jobs.models import Job, JobHistory, JobStatus
 from django_jobs.schedules import parse_schedule
@@ -212,7 +212,7 @@ def test_invalid_input_is_a_400_naming_the_field_and_nothing_is_written(api, bod
 )
 def test_messages_match_the_python_api(api, kwargs):
     with pytest.raises((InvalidJob, InvalidSchedule)) as caught:
-        actions.build_job(**kwargs)
+        creating.build_job(**kwargs)
     field = getattr(caught.value, "field", "schedule")
     body = {"handler" if k == "handler_name" else k: v for k, v in kwargs.items()}
     body["timezone"] = body.pop("timezone_name", None)
@@ -293,7 +293,7 @@ def test_finished_recurring_job_has_no_next_runs(api, make_job):
 
 
 def recurring(**fields):
-    job = actions.build_job("noop", name="rec", schedule=fields.pop("schedule", "0 * * * *"))
+    job = creating.build_job("noop", name="rec", schedule=fields.pop("schedule", "0 * * * *"))
     for field, value in fields.items():
         setattr(job, field, value)
     job.save()

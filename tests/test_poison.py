@@ -85,7 +85,7 @@ def test_process_timeout_kills_the_child_and_a_fresh_one_runs_the_next_job():
 
 
 def test_cancelling_a_job_in_the_process_pool_kills_its_process(wait_for):
-    from django_jobs import actions
+    from django_jobs import steering
 
     job = enqueue("sleep", {"seconds": 60, "cooperative": False})
     worker = Worker(listen=False, pool="process", concurrency=1)
@@ -93,7 +93,7 @@ def test_cancelling_a_job_in_the_process_pool_kills_its_process(wait_for):
     try:
         while not Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).exists():
             worker.loop()
-        actions.cancel(job.pk)
+        steering.cancel(job.pk)
         while Job.objects.get(pk=job.pk).status == JobStatus.RUNNING:
             worker.loop()
             worker._wake.wait(0.05)

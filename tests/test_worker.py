@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from django_jobs import actions, enqueue, schedule
+from django_jobs import enqueue, schedule, steering
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
 from django_jobs.models import Worker as WorkerRow
 from django_jobs.worker import Worker
@@ -194,11 +194,11 @@ def test_history_can_be_turned_off():
 
 def test_stopped_runner_claims_nothing_until_started():
     job = enqueue("noop")
-    actions.set_runner(False)
+    steering.set_runner(False)
     assert run() == 0
     job.refresh_from_db()
     assert job.status == JobStatus.PENDING
-    actions.set_runner(True)
+    steering.set_runner(True)
     assert run() == 1
 
 
@@ -329,7 +329,7 @@ def test_cancelling_a_running_job_stops_it_cooperatively_without_retry(recurring
         job = enqueue("sleep", data)
     thread = _run_in_background()
     _wait_for(lambda: Job.objects.get(pk=job.pk).status == JobStatus.RUNNING)
-    actions.cancel(job)
+    steering.cancel(job)
     thread.join(timeout=15)
     assert not thread.is_alive()
     job.refresh_from_db()
@@ -344,7 +344,7 @@ def test_cancelled_running_job_that_fails_is_not_retried():
     job = enqueue("sleep", {"seconds": 10, "fail_when_cancelled": True}, max_attempts=5)
     thread = _run_in_background()
     _wait_for(lambda: Job.objects.get(pk=job.pk).status == JobStatus.RUNNING)
-    actions.cancel(job)
+    steering.cancel(job)
     thread.join(timeout=15)
     job.refresh_from_db()
     assert job.status == JobStatus.CANCELLED

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.forms.fields import InvalidJSONInput
 
-from .. import actions, validation
+from .. import creating, validation
 from ..conf import jobs_settings
 from ..exceptions import InvalidJob, InvalidSchedule
 from ..models import Job, JobStatus
@@ -25,7 +25,7 @@ FORM_FIELDS = (
     "schedule",
     "timezone",
     "max_attempts",
-    *actions.JOB_OPTIONS,
+    *creating.JOB_OPTIONS,
 )
 
 
@@ -145,7 +145,7 @@ class JobForm(forms.ModelForm):
             self.add_error("name", f"A recurring job named {name!r} exists; edit that one instead.")
             return
         try:
-            self.built = actions.build_job(
+            self.built = creating.build_job(
                 cleaned["handler"],
                 cleaned["data"],
                 name=name,
@@ -153,7 +153,7 @@ class JobForm(forms.ModelForm):
                 timezone_name=cleaned["timezone"],
                 max_attempts=cleaned["max_attempts"],
                 run_at=cleaned.get("run_at"),
-                **{field: cleaned[field] for field in actions.JOB_OPTIONS},
+                **{field: cleaned[field] for field in creating.JOB_OPTIONS},
             )
         except InvalidJob as exc:
             self.add_error(exc.field if exc.field in self.fields else None, exc.message)
@@ -165,7 +165,7 @@ class JobForm(forms.ModelForm):
         self.instance.next_run_at = self.instance.scheduled_for = self.built.next_run_at
 
     def job_changes(self) -> dict[str, Any]:
-        """What the user changed, for ``actions.update`` (which writes only those fields)."""
+        """What the user changed, for ``creating.update`` (which writes only those fields)."""
         changes = {
             field: self.cleaned_data[field] for field in self.changed_data if field in FORM_FIELDS
         }

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from .. import actions
+from .. import creating, steering
 from ..exceptions import InvalidJob, InvalidSchedule, JobStateError
 from ..models import Job, JobHistory, JobStatus
 from . import display
@@ -103,7 +103,7 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
         return display.error_excerpt(job.last_error)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
-        extra = {"runner_on": actions.runner_running(), **(extra_context or {})}
+        extra = {"runner_on": steering.runner_running(), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
     def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict:
@@ -220,12 +220,12 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Job, form: JobForm, change: bool) -> None:
         if change:
-            saved = actions.update(obj.pk, **form.job_changes())
+            saved = creating.update(obj.pk, **form.job_changes())
         else:
-            saved = actions.save_new(form.built)
+            saved = creating.save_new(form.built)
         _copy_row(saved, obj)
 
-    # Deleting: through actions.delete, which refuses running jobs
+    # Deleting: through steering.delete, which refuses running jobs
 
     def delete_view(
         self, request: HttpRequest, object_id: str, extra_context: Any = None
@@ -243,13 +243,13 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
             return HttpResponseRedirect(url)
 
     def delete_model(self, request: HttpRequest, obj: Job) -> None:
-        actions.delete(obj.pk)
+        steering.delete(obj.pk)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         refused = 0
         for pk in queryset.values_list("pk", flat=True):
             try:
-                actions.delete(pk)
+                steering.delete(pk)
             except JobStateError:
                 refused += 1
             except Job.DoesNotExist:

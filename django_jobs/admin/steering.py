@@ -22,23 +22,23 @@ from django.utils.text import format_lazy
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from .. import actions, status
+from .. import status, steering
 from ..exceptions import JobStateError
 from ..models import Job, JobStatus
 
 
 def _trigger(pk: int) -> str:
-    actions.trigger(pk)
+    steering.trigger(pk)
     return "queued"
 
 
 def _cancel(pk: int) -> str:
-    job = actions.cancel(pk)
+    job = steering.cancel(pk)
     return "asked to stop" if job.status == JobStatus.RUNNING else "cancelled"
 
 
 def _retry(pk: int) -> str:
-    actions.retry(pk)
+    steering.retry(pk)
     return "queued for retry"
 
 
@@ -96,7 +96,7 @@ retry_jobs = _action("retry", "Retry selected failed jobs")
     permissions=["delete"],
 )
 def delete_jobs(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> Any:
-    """Django's delete confirmation, minus running jobs (``actions.delete`` refuses them)."""
+    """Django's delete confirmation, minus running jobs (``steering.delete`` refuses them)."""
     running = queryset.filter(status=JobStatus.RUNNING).count()
     if running:
         modeladmin.message_user(
@@ -166,7 +166,7 @@ class SteeringMixin:
         if wanted not in ("start", "stop"):
             self.message_user(request, "Choose start or stop.", messages.ERROR)  # type: ignore[attr-defined]
         else:
-            actions.set_runner(wanted == "start")
+            steering.set_runner(wanted == "start")
             self.message_user(  # type: ignore[attr-defined]
                 request,
                 "Runner started: workers take jobs."

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework import serializers
 
-from ..actions import build_job
+from ..creating import build_job
 from ..exceptions import InvalidJob, InvalidSchedule
 from ..models import Job, JobHistory
 from ..schedules import Schedule, parse_schedule

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from .. import actions
+from .. import creating, steering
 from ..conf import jobs_settings
 from ..models import Job, JobHistory
 from ..registry import registry
@@ -161,20 +161,20 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         serializer = JobCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        job = actions.save_new(serializer.validated_data["job"])
+        job = creating.save_new(serializer.validated_data["job"])
         return self._job_response(job, status.HTTP_201_CREATED)
 
     def update(self, request: Request, pk: str, partial: bool = True) -> Response:
         job = self.get_object()
         serializer = JobUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        return self._job_response(actions.update(job, **serializer.validated_data))
+        return self._job_response(creating.update(job, **serializer.validated_data))
 
     def partial_update(self, request: Request, pk: str) -> Response:
         return self.update(request, pk)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        actions.delete(self.get_object())
+        steering.delete(self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @_operation(
@@ -186,7 +186,7 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def trigger(self, request: Request, pk: str) -> Response:
-        return self._job_response(actions.trigger(self.get_object()))
+        return self._job_response(steering.trigger(self.get_object()))
 
     @_operation(
         "cancel",
@@ -200,7 +200,7 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
-        return self._job_response(actions.cancel(self.get_object()))
+        return self._job_response(steering.cancel(self.get_object()))
 
     @_operation(
         "retry",
@@ -211,7 +211,7 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
-        return self._job_response(actions.retry(self.get_object()))
+        return self._job_response(steering.retry(self.get_object()))
 
     @_operation(
         "history",
@@ -249,7 +249,7 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
             max_length=int(jobs_settings.API_MAX_BULK),
         )
         serializer.is_valid(raise_exception=True)
-        jobs = actions.enqueue_many([dict(spec) for spec in serializer.validated_data])
+        jobs = creating.enqueue_many([dict(spec) for spec in serializer.validated_data])
         data = JobSerializer(jobs, many=True, context=self.get_serializer_context()).data
         return Response(data, status=status.HTTP_201_CREATED)
 
@@ -327,7 +327,7 @@ class RunnerStartView(JobsAPIView, APIView):
         responses={200: RunnerSerializer, **_errors()},
     )
     def post(self, request: Request) -> Response:
-        actions.set_runner(True)
+        steering.set_runner(True)
         return Response(RunnerSerializer(runner_status()).data)
 
 
@@ -341,5 +341,5 @@ class RunnerStopView(JobsAPIView, APIView):
         responses={200: RunnerSerializer, **_errors()},
     )
     def post(self, request: Request) -> Response:
-        actions.set_runner(False)
+        steering.set_runner(False)
         return Response(RunnerSerializer(runner_status()).data)

@@ -11,8 +11,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from django_jobs.actions import sync_declared
 from django_jobs.conf import jobs_settings
+from django_jobs.creating import sync_declared
 from django_jobs.worker import Worker
 
 
