@@ -6,7 +6,6 @@ never holds a lock a claim needs. Recurring jobs are never pruned.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,9 +13,10 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from .models import FINISHED, Job, JobHistory
+from .schedules.durations import parse_duration
 
-DURATION = re.compile(r"^([1-9][0-9]{0,5})([smhd]?)\Z", re.ASCII)
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 86400}
+# A century is far beyond any retention, and keeps ``now - age`` a valid datetime.
+MAX_AGE = timedelta(days=36500)
 
 
 @dataclass
@@ -26,12 +26,14 @@ class Pruned:
 
 
 def parse_age(text: str) -> timedelta:
-    """``30d``, ``12h``, ``90m``, ``45s``, or a bare number of days."""
-    match = DURATION.match(text.strip()) if isinstance(text, str) else None
-    if not match:
-        raise ValueError(f"expected an age like 30d, 12h or 90m, got {text!r}")
-    number, unit = match.groups()
-    return timedelta(seconds=int(number) * UNITS[unit])
+    """``30d``, ``12h``, ``90m``, ``45s``, or a bare number of days (a ValueError if not)."""
+    return parse_duration(
+        text.strip() if isinstance(text, str) else text,
+        what="age",
+        expected=f"expected an age like 30d, 12h or 90m, got {text!r}",
+        default_unit="d",
+        maximum=MAX_AGE,
+    )
 
 
 def prune(
