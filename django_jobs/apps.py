@@ -12,9 +12,11 @@ class DjangoJobsConfig(AppConfig):
         from . import checks  # noqa: F401 - registers the system checks
         from .conf import jobs_settings
         from .registry import registry
+        from .tasks import discovery
 
         try:
             registry.load_setting(jobs_settings.HANDLERS)
         except Exception:
             pass
         autodiscover_modules("jobs")
+        discovery.autodiscover()  # tasks.py modules, when TASKS uses django_jobs.tasks

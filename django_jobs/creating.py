@@ -19,6 +19,7 @@ from .conf import jobs_settings
 from .exceptions import InvalidJob, JobStateError
 from .models import Job, JobStatus
 from .statements import fetch_all
+from .tasks.discovery import declared_schedules as task_schedules
 from .steering import job_pk, lock_job
 from .validation import (
     clean_data,
@@ -298,6 +299,7 @@ def declared_schedules(*, validate: bool = False) -> dict[str, dict[str, Any]]:
     declared = jobs_settings.SCHEDULES
     if not isinstance(declared, dict):
         raise TypeError("SCHEDULES must map job names to dicts")
+    declared = {**task_schedules(), **declared}  # @task(schedule=...); the setting wins
     for name, spec in declared.items():
         if not isinstance(spec, dict) or "handler" not in spec or "schedule" not in spec:
             raise TypeError(f"{name!r} must be a dict with 'handler' and 'schedule'")

@@ -1,6 +1,7 @@
 """Test settings: the database comes from DATABASE_URL (default: SQLite)."""
 
 import os
+from importlib.util import find_spec
 
 import dj_database_url
 
@@ -49,6 +50,16 @@ INSTALLED_APPS = [
     "django_jobs",
     "tests.testapp",
 ]
+
+# Django's tasks framework (Django 6, or the django_tasks backport on 5.2) on django-jobs.
+if find_spec("django.tasks") or find_spec("django_tasks"):
+    if not find_spec("django.tasks"):
+        INSTALLED_APPS.append("django_tasks")
+    INSTALLED_APPS.append("tests.taskapp")
+    TASKS = {
+        "default": {"BACKEND": "django_jobs.tasks.JobsBackend", "QUEUES": ["default", "mail"]},
+        "other": {"BACKEND": "django_jobs.tasks.JobsBackend", "QUEUES": []},
+    }
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,0 +1,82 @@
+"""``JobsBackend``: Django's tasks framework on django-jobs.
+
+``TASKS = {"default": {"BACKEND": "django_jobs.tasks.JobsBackend"}}``. A task
+becomes a one-time job (its handler the task's module path, its ``data`` the
+call's arguments) and runs under ``runjobs`` with retries, history, the admin
+and the API; its ``TaskResult`` is read back from the job and its history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import router
+
+from .compat import BaseTaskBackend, Task, TaskResult, task_enqueued
+from .handlers import register, to_data
+from .options import JobsTask, job_options, validate
+
+
+class JobsBackend(BaseTaskBackend):
+    task_class = JobsTask
+
+    supports_defer = True
+    supports_async_task = True
+    supports_get_result = True
+    supports_priority = True
+
+    def __init__(self, alias: str, params: dict[str, Any]) -> None:
+        super().__init__(alias, params)
+        from . import receivers
+
+        receivers.connect()
+
+    def validate_task(self, task: Task) -> None:
+        """Django's checks, then ours; a valid task is registered as a handler."""
+        super().validate_task(task)
+        validate(task)
+        register(task)
+        if getattr(task, "schedule", ""):
+            _declare_schedule(task)
+
+    def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
+        """Create the job; inside ``atomic()`` it exists once the transaction commits."""
+        from ..creating import enqueue
+        from .results import enqueued
+
+        self.validate_task(task)
+        data = to_data(args, kwargs, self.alias)
+        job = enqueue(task.module_path, data, run_at=task.run_after, **job_options(task))
+        result = enqueued(job, task, data["args"], data["kwargs"], self.alias)
+        task_enqueued.send(type(self), task_result=result)
+        return result
+
+    def get_result(self, result_id: str) -> TaskResult:
+        """The task's result read from its job; an unknown id raises ``TaskResultDoesNotExist``."""
+        from ..models import Job
+        from .results import load
+
+        return load(result_id, using=router.db_for_read(Job))
+
+
+def _declare_schedule(task: Task) -> None:
+    """Add a recurring task to the schedules ``runjobs`` creates or updates when it starts.
+
+    The first task seen for a function wins, as for the handler (``using()``
+    copies may carry another queue or priority).
+    """
+    from .discovery import scheduled
+
+    path = task.module_path
+    known = scheduled.get(path)
+    if known is not None and known[0] is task.func:
+        return
+    options = {key: value for key, value in job_options(task).items() if value is not None}
+    spec = {
+        "handler": path,
+        "schedule": task.schedule,
+        "timezone": getattr(task, "timezone", ""),
+        "data": {"args": [], "kwargs": {}, "backend": task.backend},
+        **options,
+    }
+    scheduled[path] = (task.func, spec)

@@ -1,0 +1,113 @@
+"""Tasks as handlers: each task is registered under its module path when its module is imported.
+
+A job row names its task by that path and the worker looks it up in the
+handler registry; nothing is ever imported because a row says so. The job's
+``data`` holds the call: ``{"args": [...], "kwargs": {...}, "backend": alias}``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..registry import registry
+from .compat import Task, TaskContext, normalize_json, task_backends, task_started
+
+_tasks: dict[str, Task] = {}
+_lock = threading.Lock()
+
+
+def register(task: Task) -> None:
+    """Make ``task`` runnable by workers; the first task seen for a function wins.
+
+    ``Task.using()`` makes copies that are validated (and so come here) too: they
+    must not replace the decorated task. A re-imported module brings a new
+    function, which does.
+    """
+    path = task.module_path
+    with _lock:
+        known = _tasks.get(path)
+        if known is not None and known.func is task.func:
+            return
+        registry.register(path, _handler(task.func))
+        _tasks[path] = task
+
+
+def task_for(handler_name: str) -> Task | None:
+    """The task registered under a handler name, or None for a plain handler."""
+    return _tasks.get(handler_name)
+
+
+def _handler(func: Callable[..., Any]) -> Callable[[Any, Any], Any]:
+    path = f"{func.__module__}.{func.__qualname__}"
+
+    def run(data: Any, ctx: Any) -> Any:
+        return run_task(path, data, ctx)
+
+    # The registry tells handlers apart by their qualified name: the task's.
+    run.__module__ = func.__module__
+    run.__qualname__ = func.__qualname__
+    run.__doc__ = func.__doc__
+    return run
+
+
+def to_data(args: Any, kwargs: Any, backend: str) -> dict[str, Any]:
+    """A call as a job's ``data``; arguments JSON cannot hold raise ``TypeError`` or ``ValueError``."""
+    data = {"args": normalize_json(list(args)), "kwargs": normalize_json(dict(kwargs))}
+    try:
+        json.dumps(data, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"task arguments must be JSON-serialisable: {exc}") from None
+    data["backend"] = backend
+    return data
+
+
+def from_data(data: Any, default_backend: str) -> tuple[list[Any], dict[str, Any], str]:
+    """``(args, kwargs, backend alias)`` from a job's ``data``; a bad shape raises ``ValueError``."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict) or set(data) - {"args", "kwargs", "backend"}:
+        raise ValueError(
+            'a task\'s data must be {"args": [...], "kwargs": {...}} '
+            f"(optionally with a 'backend' alias), got {str(data)[:200]!r}"
+        )
+    args, kwargs = data.get("args", []), data.get("kwargs", {})
+    backend = data.get("backend", default_backend)
+    if not isinstance(args, list) or not isinstance(kwargs, dict) or not isinstance(backend, str):
+        raise ValueError(
+            "a task's data needs a list 'args', a dict 'kwargs' and a string 'backend'"
+        )
+    return args, kwargs, backend
+
+
+def run_task(path: str, data: Any, ctx: Any) -> Any:
+    """Run the task behind a job: what the worker calls for an attempt."""
+    from . import results
+
+    task = _tasks[path]
+    args, kwargs, alias = from_data(data, task.backend)
+    backend = task_backends[alias]
+    result = None
+    if task.takes_context:
+        # The context is the stored result, read when the attempt starts.
+        result = backend.get_result(str(ctx.job_id))
+    if task_started.has_listeners():
+        started = result or results.snapshot(task, ctx.job_id, args, kwargs, alias, ctx.attempt)
+        task_started.send(sender=type(backend), task_result=started)
+    if task.takes_context:
+        value = task.call(TaskContext(task_result=result), *args, **kwargs)
+    else:
+        value = task.call(*args, **kwargs)
+    return returnable(value)
+
+
+def returnable(value: Any) -> Any:
+    """A return value JSON can hold, as Django normalises it; anything else fails the attempt."""
+    value = normalize_json(value)
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        raise ValueError(f"a task's return value must be JSON-serialisable: {exc}") from None
+    return value

@@ -1,0 +1,56 @@
+"""``task_finished`` from the worker's own signals, sent once the outcome is written.
+
+A failed attempt that will be retried does not finish the task (it is READY
+again), so only the last attempt sends ``task_finished``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import signals
+from .compat import TaskResultStatus, task_finished
+from .handlers import from_data, task_for
+
+
+def connect() -> None:
+    signals.job_succeeded.connect(_succeeded, dispatch_uid="django_jobs.tasks.succeeded")
+    signals.job_failed.connect(_failed, dispatch_uid="django_jobs.tasks.failed")
+
+
+def _succeeded(sender: Any, job: Any, attempt: int, result: Any = None, **kwargs: Any) -> None:
+    _finished(job, attempt, TaskResultStatus.SUCCESSFUL, return_value=result)
+
+
+def _failed(
+    sender: Any, job: Any, attempt: int, error: str = "", will_retry: bool = False, **kwargs: Any
+) -> None:
+    if not will_retry:
+        _finished(job, attempt, TaskResultStatus.FAILED, error=error)
+
+
+def _finished(job: Any, attempt: int, status: Any, **outcome: Any) -> None:
+    task = task_for(job.handler)
+    if task is None or not task_finished.has_listeners():
+        return
+    from .backend import JobsBackend
+    from .results import snapshot
+
+    try:
+        args, kwargs, alias = from_data(job.data, task.backend)
+    except ValueError:
+        args, kwargs, alias = [], {}, task.backend
+    row = getattr(job, "run_history", None)  # the attempt's history row, when kept
+    result = snapshot(
+        task,
+        job.pk,
+        args,
+        kwargs,
+        alias,
+        attempt,
+        status=status,
+        worker=row.worker if row is not None else "",
+        started_at=row.started_at if row is not None else None,
+        **outcome,
+    )
+    task_finished.send_robust(sender=JobsBackend, task_result=result)
