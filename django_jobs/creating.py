@@ -19,8 +19,8 @@ from .conf import jobs_settings
 from .exceptions import InvalidJob, JobStateError
 from .models import Job, JobStatus
 from .statements import fetch_all
-from .tasks.discovery import declared_schedules as task_schedules
 from .steering import job_pk, lock_job
+from .tasks.discovery import declared_schedules as task_schedules
 from .validation import (
     clean_data,
     clean_handler,

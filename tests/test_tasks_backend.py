@@ -16,10 +16,10 @@ from django_jobs.tasks import discovery
 if not discovery.framework_installed():
     pytest.skip("needs Django 6 or the django_tasks backport", allow_module_level=True)
 
-from django_jobs.models import Job, JobStatus  # noqa: E402
-from django_jobs.registry import registry  # noqa: E402
-from django_jobs.tasks import JobsBackend, JobsTask  # noqa: E402
-from django_jobs.tasks.compat import (  # noqa: E402
+from django_jobs.models import Job, JobStatus
+from django_jobs.registry import registry
+from django_jobs.tasks import JobsBackend, JobsTask
+from django_jobs.tasks.compat import (
     InvalidTask,
     TaskResultDoesNotExist,
     TaskResultStatus,
@@ -27,7 +27,7 @@ from django_jobs.tasks.compat import (  # noqa: E402
     task_backends,
     task_enqueued,
 )
-from tests.taskapp import tasks  # noqa: E402
+from tests.taskapp import tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -54,7 +54,7 @@ def _handler(func: Callable[..., Any]) -> Callable[[Any, Any], Any]:
 
 
 def to_data(args: Any, kwargs: Any, backend: str) -> dict[str, Any]:
-    """A call as a job's ``data``; arguments JSON cannot hold raise ``TypeError`` or ``ValueError``."""
+    """A call as a job's ``data``; what JSON cannot hold raises ``TypeError`` or ``ValueError``."""
     data = {"args": normalize_json(list(args)), "kwargs": normalize_json(dict(kwargs))}
     try:
         json.dumps(data, allow_nan=False)
@@ -65,7 +65,7 @@ def to_data(args: Any, kwargs: Any, backend: str) -> dict[str, Any]:
 
 
 def from_data(data: Any, default_backend: str) -> tuple[list[Any], dict[str, Any], str]:
-    """``(args, kwargs, backend alias)`` from a job's ``data``; a bad shape raises ``ValueError``."""
+    """``(args, kwargs, backend alias)`` from a job's ``data``; a bad shape raises ValueError."""
     if data is None:
         data = {}
     if not isinstance(data, dict) or set(data) - {"args", "kwargs", "backend"}:

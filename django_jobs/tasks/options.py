@@ -54,8 +54,13 @@ def job_options(task: Task) -> dict[str, Any]:
 
 def validate(task: Task) -> None:
     """Check the options with the rules jobs follow; raise ``InvalidTask`` with the reason."""
-    from ..validation import clean_max_attempts, clean_queue, clean_schedule, clean_seconds
-    from ..validation import clean_timezone
+    from ..validation import (
+        clean_max_attempts,
+        clean_queue,
+        clean_schedule,
+        clean_seconds,
+        clean_timezone,
+    )
 
     try:
         clean_queue(task.queue_name)

@@ -181,7 +181,7 @@ def snapshot(
 
 
 def error_of(text: str) -> TaskError:
-    """A stored attempt error (``Name: message``, a blank line, the traceback) as a ``TaskError``."""
+    """A stored error (``Name: message``, a blank line, the traceback) as a ``TaskError``."""
     head, _, detail = text.partition("\n\n")
     return TaskError(exception_class_path=exception_path(head, detail), traceback=detail or text)
 
