@@ -48,10 +48,11 @@ class System:
     left_sql: str = ""  # huey: jobs still queued (done = filled - left)
     worker_args: list[str] = field(default_factory=list)
     one_cluster: bool = False  # django-q2: N worker processes inside one cluster
+    drains: tuple[int, ...] = (1, 2)  # worker processes of each drain measured
 
     @property
     def db(self) -> str:
-        return "bench_" + self.name.replace("-", "_")
+        return "bench_" + self.name.replace("-", "_").replace(".", "_")
 
     def worker_commands(self, procs: int, extra: list[str] | None = None) -> list[list[str]]:
         base = [PY, str(PEERS / "manage.py")] if self.settings else []
@@ -67,6 +68,14 @@ SYSTEMS = {
             "bench_djjobs.settings",
             "SELECT count(*) FROM django_jobs_job WHERE status = 'completed'",
             worker_args=["runjobs", "--no-sync"],
+        ),
+        # Django's @task on django-jobs (JobsBackend): enqueue 1 by 1, drained by one runjobs.
+        System(
+            "django.tasks",
+            "bench_djtasks.settings",
+            "SELECT count(*) FROM django_jobs_job WHERE status = 'completed'",
+            worker_args=["runjobs", "--no-sync"],
+            drains=(1,),
         ),
         System(
             "django-tasks-db",
@@ -521,7 +530,7 @@ def measure(system: System, opts: argparse.Namespace, log: Path) -> Row:
     empty_queue(system)
     bulk = client(system, "bulk", str(opts.jobs))
     row.bulk = None if bulk.get("na") else bulk["n"] / bulk["seconds"]
-    for procs in (1, 2):
+    for procs in system.drains:
         result = drain(
             system,
             opts.jobs,
@@ -566,12 +575,15 @@ def main() -> None:
     parser.add_argument("--sweep", action="store_true", help="also try runjobs settings")
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="tiny counts: does each row run?")
     opts = parser.parse_args()
     opts.jobs = 4_000 if opts.quick else 20_000
     opts.enqueue = 500 if opts.quick else 2_000
     opts.probes = 50 if opts.quick else 200
     opts.drain_limit = 15.0 if opts.quick else 30.0
     opts.fill_limit = 8.0 if opts.quick else 15.0
+    if opts.smoke:
+        opts.jobs, opts.enqueue, opts.probes, opts.drain_limit, opts.fill_limit = 200, 50, 5, 15, 5
     names = [n.strip() for n in opts.systems.split(",") if n.strip()]
     unknown = set(names) - set(SYSTEMS)
     if unknown:
@@ -690,7 +702,8 @@ def _value(row: Row, attr: str) -> float | None:
 
 
 def render(rows: list[Row], opts: argparse.Namespace) -> str:
-    peers = [r for r in rows if r.name in SYSTEMS and r.name != "django-jobs" and not r.error]
+    ours_names = ("django-jobs", "django.tasks")
+    peers = [r for r in rows if r.name in SYSTEMS and r.name not in ours_names and not r.error]
     best = {}
     for _, attr, higher, _ in COLUMNS:
         values = [v for r in peers if (v := _value(r, attr)) is not None and v == v]
@@ -724,6 +737,14 @@ def render(rows: list[Row], opts: argparse.Namespace) -> str:
         notes.append(
             f"- django-jobs, 1 process, against the raw SQL ceiling: {ours.drain1.rate / top:.2f}"
             + (f" ({ours.steady / top:.2f} from its first finished job)" if ours.steady else "")
+        )
+    tasks_row = next((r for r in rows if r.name == "django.tasks" and r.drain1), None)
+    if ours and tasks_row and ours.single and tasks_row.single and ours.drain1.rate:
+        notes.append(
+            f"- django.tasks against django-jobs' own API: enqueue 1 by 1"
+            f" {tasks_row.single / ours.single:.2f}, drain (1 process)"
+            f" {tasks_row.drain1.rate / ours.drain1.rate:.2f} (the drain's queue is filled"
+            " one by one for at most the fill limit)"
         )
     lines += [
         "",

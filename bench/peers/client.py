@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 SETTINGS = {
     "django-jobs": "bench_djjobs.settings",
     "django-tasks-db": "bench_tasksdb.settings",
+    "django.tasks": "bench_djtasks.settings",
     "django-q2": "bench_q2.settings",
     "procrastinate": "bench_procrastinate.settings",
 }
@@ -40,6 +41,10 @@ def setup(system: str):
         return (lambda i=None: enqueue("noop", None if i is None else {"i": i})), bulk
     if system == "django-tasks-db":
         from bench_tasksdb.tasks import noop
+
+        return (lambda i=None: noop.enqueue(i)), None
+    if system == "django.tasks":  # @task on django-jobs' backend
+        from bench_djtasks.tasks import noop
 
         return (lambda i=None: noop.enqueue(i)), None
     if system == "django-q2":
