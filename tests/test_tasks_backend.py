@@ -286,6 +286,13 @@ def test_backend_checks_pass():
     assert list(task_backends["default"].check()) == []
 
 
+def test_backend_check_wants_the_app_installed():
+    with override_settings(INSTALLED_APPS=["django.contrib.contenttypes"]):
+        (error,) = task_backends["default"].check()
+    assert error.id == "django_jobs.E101"
+    assert "django_jobs" in error.hint
+
+
 @override_settings(TASKS={"default": {"BACKEND": "django_jobs.tasks.JobsBackend"}})
 def test_default_queues_is_only_default():
     with pytest.raises(InvalidTask, match="Queue 'mail'"):

@@ -51,6 +51,22 @@ class JobsBackend(BaseTaskBackend):
         task_enqueued.send(type(self), task_result=result)
         return result
 
+    def check(self, **kwargs: Any) -> list[Any]:
+        """Django's checks of the backend, and that django_jobs is an installed app."""
+        from django.apps import apps
+        from django.core import checks
+
+        errors = list(super().check(**kwargs))
+        if not apps.is_installed("django_jobs"):
+            errors.append(
+                checks.Error(
+                    f"TASKS[{self.alias!r}] uses JobsBackend, but django_jobs is not installed.",
+                    hint="Add 'django_jobs' to INSTALLED_APPS.",
+                    id="django_jobs.E101",
+                )
+            )
+        return errors
+
     def get_result(self, result_id: str) -> TaskResult:
         """The task's result read from its job; an unknown id raises ``TaskResultDoesNotExist``."""
         from ..models import Job
