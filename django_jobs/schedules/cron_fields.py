@@ -34,7 +34,7 @@ class Field:
 
 MINUTE = Field("minute", 0, 59, "0-59")
 HOUR = Field("hour", 0, 23, "0-23")
-DOM = Field("day-of-month", 1, 31, "1-31 or L")
+DOM = Field("day-of-month", 1, 31, "1-31, L, L-n, LW or nW")
 MONTH = Field("month", 1, 12, "1-12 or JAN-DEC", MONTH_NAMES, 1)
 DOW = Field("day-of-week", 0, 7, "0-7 or SUN-SAT", DAY_NAMES, 0)
 FIELDS = (MINUTE, HOUR, DOM, MONTH, DOW)

@@ -11,6 +11,8 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from .cron_days import MonthDays, MonthWeekdays
+
 # Every matching pattern recurs within one 400-year Gregorian cycle.
 MAX_SEARCH_YEARS = 400
 
@@ -31,10 +33,20 @@ class CronFields:
     minutes: tuple[int, ...]
     hours: tuple[int, ...]
     days: frozenset[int]
-    last_day: bool
     months: tuple[int, ...]
     weekdays: frozenset[int]
-    nth_weekdays: frozenset[tuple[int, int]]
+    month_days: MonthDays
+    month_weekdays: MonthWeekdays
+
+    @property
+    def last_day(self) -> bool:
+        """Whether day-of-month has ``L``, the last day of the month."""
+        return 0 in self.month_days.before_last
+
+    @property
+    def nth_weekdays(self) -> frozenset[tuple[int, int]]:
+        """The ``(weekday, n)`` pairs of ``weekday#n`` items."""
+        return self.month_weekdays.nth
 
     @property
     def expression(self) -> str:
@@ -47,8 +59,8 @@ class CronFields:
 
     def _day_pattern(self, day: int, weekday: int, length: int) -> bool:
         """Whether a day matches; cronie ANDs the two day fields if either starts with ``*``."""
-        dom = day in self.days or (self.last_day and day == length)
-        dow = weekday in self.weekdays or (weekday, (day - 1) // 7 + 1) in self.nth_weekdays
+        dom = day in self.days or self.month_days.matches(day, weekday, length)
+        dow = weekday in self.weekdays or self.month_weekdays.matches(day, weekday, length)
         if self.text[2].startswith("*") or self.text[4].startswith("*"):
             return dom and dow
         return dom or dow

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import calendar
 import re
+from dataclasses import replace
 
 from .cron_matching import CronFields
 
 _NUMBER = re.compile(r"[0-9]+\Z")
 _PLAIN_LIST = re.compile(r"[0-9]+(,[0-9]+)*\Z")
-_STEP_OF_ALL = re.compile(r"\*/([0-9]+)\Z")
+_STEP_OF_ALL = re.compile(r"\*/(?P<step>[0-9]+)\Z")
+_STEP_FROM = re.compile(r"(?P<start>[0-9]+)/(?P<step>[0-9]+)\Z")
 _DAY_WORDS = ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")
 _MONTH_WORDS = tuple(calendar.month_name)[1:]
 
@@ -25,25 +27,34 @@ def _ordinal(number: int) -> str:
     return f"{number}{suffix}"
 
 
+def _every_nth(step: int, unit: str, whole: int) -> str:
+    """``every 15 minutes`` when the step divides the hour (or day), else ``every 7th minute``."""
+    if whole % step == 0:
+        return f"every {step} {unit}s"
+    return f"every {_ordinal(step)} {unit}"
+
+
 def _describe_clock(minute: str, hour: str) -> str | None:
-    """Sub-daily shapes such as ``*/5 * * * *`` or ``0 */2 * * *``."""
-    minute_step = _STEP_OF_ALL.match(minute)
-    hour_step = _STEP_OF_ALL.match(hour)
+    """Sub-daily shapes such as ``*/5 * * * *``, ``5/15 * * * *`` or ``0 */2 * * *``."""
+    minute_step = _STEP_OF_ALL.match(minute) or _STEP_FROM.match(minute)
+    hour_step = _STEP_OF_ALL.match(hour) or _STEP_FROM.match(hour)
     if hour == "*" and minute == "*":
         return "every minute"
     if hour == "*" and minute_step:
-        step = int(minute_step.group(1))
-        if step == 1:
-            return "every minute"
-        return f"every {step} minutes" if 60 % step == 0 else f"every {_ordinal(step)} minute"
+        start, step = int(minute_step.groupdict().get("start") or 0), int(minute_step.group("step"))
+        if start == 0:
+            return "every minute" if step == 1 else _every_nth(step, "minute", 60)
+        return f"{_every_nth(step, 'minute', 60)} from minute {start}"
     if not _NUMBER.match(minute):
         return None
     if hour == "*":
         return f"at minute {int(minute)} of every hour"
     if hour_step:
-        step = int(hour_step.group(1))
-        if step == 1:
+        start, step = int(hour_step.groupdict().get("start") or 0), int(hour_step.group("step"))
+        if step == 1 and start == 0:
             return f"at minute {int(minute)} of every hour"
+        if start:
+            return f"{_every_nth(step, 'hour', 24)} from {start:02d}:{int(minute):02d}"
         if 24 % step == 0:
             return f"every {step} hours at minute {int(minute)}"
         return f"at minute {int(minute)} of every {_ordinal(step)} hour"
@@ -60,16 +71,66 @@ def _describe_times(fields: CronFields) -> str | None:
     return _join([f"{h:02d}:{m:02d}" for h in fields.hours for m in fields.minutes])
 
 
+def _month_weekday_phrases(fields: CronFields) -> list[str]:
+    """``the 2nd Monday``, ``the last Friday``: Monday first, then by week."""
+    found = [(day, week) for day, week in fields.month_weekdays.nth]
+    found += [(day, 6) for day in fields.month_weekdays.last]
+    found.sort(key=lambda pair: ((pair[0] + 6) % 7, pair[1]))
+    return [
+        f"the {'last' if week == 6 else _ordinal(week)} {_DAY_WORDS[day]}" for day, week in found
+    ]
+
+
 def _describe_weekdays(fields: CronFields) -> str | None:
-    if fields.nth_weekdays:
-        if fields.weekdays or len(fields.nth_weekdays) > 1:
+    if fields.month_weekdays:
+        if fields.weekdays:
             return None
-        ((weekday, week),) = fields.nth_weekdays
-        return f"on the {_ordinal(week)} {_DAY_WORDS[weekday]} of every month"
+        return f"on {_join(_month_weekday_phrases(fields))} of every month"
     if fields.weekdays == {1, 2, 3, 4, 5}:
         return "on weekdays"
     ordered = sorted(fields.weekdays, key=lambda day: (day + 6) % 7)  # Monday first
     return "on " + _join([_DAY_WORDS[day] for day in ordered])
+
+
+def _month_day_phrase(item: str) -> str | None:
+    """One day-of-month item in words, or None for ranges and steps."""
+    if _NUMBER.match(item):
+        return f"the {_ordinal(int(item))}"
+    if item == "L":
+        return "the last day"
+    if item == "LW":
+        return "the last weekday"
+    if item.endswith("W"):
+        return f"the weekday nearest the {_ordinal(int(item[:-1]))}"
+    if item.startswith("L-"):
+        count = int(item[2:])
+        return (
+            "the day before the last day"
+            if count == 1
+            else (f"the {_ordinal(count)} day before the last day")
+        )
+    return None
+
+
+def _describe_month_days(fields: CronFields) -> str | None:
+    dom = fields.text[2]
+    if _PLAIN_LIST.match(dom) or _STEP_FROM.match(dom):
+        days = [str(day) for day in sorted(fields.days)]
+        return f"on day{'s' if len(days) > 1 else ''} {_join(days)} of every month"
+    phrases = [_month_day_phrase(item) for item in dom.split(",")]
+    if None in phrases:
+        return None
+    return f"on {_join([phrase for phrase in phrases if phrase])} of every month"
+
+
+def _in_months(days: str, fields: CronFields) -> str | None:
+    """The day phrase narrowed to the months of a month field such as ``1,7`` or ``2/3``."""
+    if not (_PLAIN_LIST.match(fields.text[3]) or _STEP_FROM.match(fields.text[3])):
+        return None
+    months = _join([_MONTH_WORDS[month - 1] for month in fields.months])
+    if days.endswith(" of every month"):
+        return f"{days.removesuffix(' of every month')} of {months}"
+    return f"{days} in {months}"
 
 
 def _describe_days(fields: CronFields) -> str | None:
@@ -77,17 +138,13 @@ def _describe_days(fields: CronFields) -> str | None:
     if month != "*":
         if dow == "*" and _NUMBER.match(dom) and _NUMBER.match(month):
             return f"on {int(dom)} {_MONTH_WORDS[int(month) - 1]}"
-        return None
+        days = _describe_days(replace(fields, text=(*fields.text[:3], "*", dow)))
+        return None if days is None else _in_months(days, fields)
     if dom == "*":
         return "every day" if dow == "*" else _describe_weekdays(fields)
     if dow != "*":
         return None
-    if dom == "L":
-        return "on the last day of every month"
-    if _PLAIN_LIST.match(dom):
-        days = [str(day) for day in sorted(fields.days)]
-        return f"on day{'s' if len(days) > 1 else ''} {_join(days)} of every month"
-    return None
+    return _describe_month_days(fields)
 
 
 def describe_fields(fields: CronFields) -> str | None:
