@@ -35,9 +35,9 @@ def nearest_weekday(target: int, weekday: int, length: int) -> int | None:
     return target
 
 
-def last_weekday(last_weekday_number: int, length: int) -> int:
+def last_weekday_of_month(weekday_of_last_day: int, length: int) -> int:
     """The last Monday-to-Friday day of a month whose last day falls on the given weekday."""
-    return length - {SATURDAY: 1, SUNDAY: 2}.get(last_weekday_number, 0)
+    return length - {SATURDAY: 1, SUNDAY: 2}.get(weekday_of_last_day, 0)
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,9 @@ class MonthDays:
     def matches(self, day: int, weekday: int, length: int) -> bool:
         if length - day in self.before_last:
             return True
-        if self.last_weekday and day == last_weekday(_weekday_of(length, day, weekday), length):
+        if self.last_weekday and day == last_weekday_of_month(
+            _weekday_of(length, day, weekday), length
+        ):
             return True
         return any(
             nearest_weekday(target, _weekday_of(target, day, weekday), length) == day
