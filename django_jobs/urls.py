@@ -1,7 +1,12 @@
 """Mount with ``path("api/", include("django_jobs.urls"))``; every route works with or
-without its trailing slash."""
+without its trailing slash.
 
-from django.urls import re_path
+With drf-spectacular in ``INSTALLED_APPS`` the same include also serves the OpenAPI
+schema (``schema``) and Swagger UI (``docs``); without it those routes do not exist.
+"""
+
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, re_path
 from rest_framework.routers import SimpleRouter
 
 from .api.views import JobViewSet, RunnerStartView, RunnerStopView, RunnerView
@@ -12,6 +17,23 @@ router = SimpleRouter()
 router.trailing_slash = "/?"
 router.register("jobs", JobViewSet, basename="job")
 
+
+def openapi_urls() -> list[URLPattern | URLResolver]:
+    """``schema`` and ``docs`` when drf-spectacular is an installed app, else nothing."""
+    if not apps.is_installed("drf_spectacular"):
+        return []
+    from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+    return [
+        re_path(r"^schema/?$", SpectacularAPIView.as_view(), name="schema"),
+        re_path(
+            r"^docs/?$",
+            SpectacularSwaggerView.as_view(url_name="django_jobs:schema"),
+            name="docs",
+        ),
+    ]
+
+
 urlpatterns = [
     re_path(r"^jobs/runner/?$", RunnerView.as_view(), name="runner"),
     re_path(
@@ -21,4 +43,5 @@ urlpatterns = [
     ),
     re_path(r"^jobs/runner/stop/?$", RunnerStopView.as_view(), name="runner-stop"),
     *router.urls,
+    *openapi_urls(),
 ]

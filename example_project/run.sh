@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up and run the example on SQLite: migrate, seed jobs, start a worker and the web server.
+# It needs only the package (scripts/bootstrap installs it into .venv): no database client.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -x .venv/bin/python ] || ./scripts/bootstrap
+./scripts/bootstrap
 cd example_project
 PY=../.venv/bin/python
 $PY manage.py migrate --noinput

@@ -30,8 +30,17 @@ try:
             schema["additionalProperties"] = False
             return schema
 
-except ImportError:  # pragma: no cover - exercised only without the extra
-    OpenApiTypes = None  # type: ignore[assignment,misc]
+except ImportError:  # exercised by tests/test_without_openapi.py in a subprocess
+
+    class _TypeNames:
+        """``OpenApiTypes.OBJECT`` and the like as plain names: only a schema would read them."""
+
+        def __getattr__(self, name: str) -> str:
+            if name.startswith("_"):
+                raise AttributeError(name)
+            return name
+
+    OpenApiTypes = _TypeNames()  # type: ignore[assignment,misc]
 
     def _passthrough(*args: Any, **kwargs: Any) -> Any:
         return lambda target: target

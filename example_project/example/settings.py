@@ -3,8 +3,6 @@
 import os
 from pathlib import Path
 
-import dj_database_url
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = os.environ.get("SECRET_KEY", "example-only-not-secret")
 DEBUG = os.environ.get("DEBUG", "1") == "1"
@@ -12,11 +10,14 @@ ALLOWED_HOSTS = ["*"]
 USE_TZ = True
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
-    )
-}
+if os.environ.get("DATABASE_URL"):
+    import dj_database_url  # pip install dj-database-url (and the database's driver)
+
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
+else:  # SQLite needs nothing beyond the package itself
+    DATABASES = {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+    }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # The web server and the worker write at the same time: wait for the lock.
     DATABASES["default"]["OPTIONS"] = {

@@ -3,23 +3,21 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # The API; with drf-spectacular installed also /api/schema/ and /api/docs/.
     path("api/", include("django_jobs.urls")),
 ]
 
 try:
-    from drf_spectacular.views import SpectacularAPIView
-
-    urlpatterns.append(path("api/schema/", SpectacularAPIView.as_view(), name="schema"))
-except ImportError:
-    pass
-try:
-    # The browsable docs need their JavaScript from drf-spectacular-sidecar (no CDN).
+    # Redoc beside the package's Swagger UI, from drf-spectacular-sidecar's files (no CDN).
     import drf_spectacular_sidecar  # noqa: F401
-    from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
+    from drf_spectacular.views import SpectacularRedocView
 
-    urlpatterns += [
-        path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-        path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
-    ]
+    urlpatterns.append(
+        path(
+            "api/redoc/",
+            SpectacularRedocView.as_view(url_name="django_jobs:schema"),
+            name="redoc",
+        )
+    )
 except ImportError:
     pass
