@@ -10,9 +10,8 @@ from django_jobs.registry import registry
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def worker_env():
-    """Environment for a ``runjobs`` subprocess pointed at the test database."""
+def _worker_env():
+    """Environment for a ``runjobs`` subprocess pointed at the test's database, now."""
     settings = connection.settings_dict
     engine = settings["ENGINE"]
     name = settings["NAME"]
@@ -33,6 +32,11 @@ def worker_env():
         PYTHONUNBUFFERED="1",
     )
     return env
+
+
+@pytest.fixture
+def worker_env():
+    return _worker_env()
 
 
 @pytest.fixture
@@ -82,8 +86,12 @@ def wait_for():
 
 
 @pytest.fixture
-def runjobs(worker_env, manage_cmd, tmp_path):
-    """Start ``runjobs`` subprocesses; any still alive at the end of the test is killed."""
+def runjobs(manage_cmd, tmp_path):
+    """Start ``runjobs`` subprocesses; any still alive at the end of the test is killed.
+
+    Each worker gets the database the test uses when it starts the worker (a
+    private server's, with ``restart_database``).
+    """
     import subprocess
 
     started = []
@@ -92,7 +100,7 @@ def runjobs(worker_env, manage_cmd, tmp_path):
         log = open(tmp_path / f"worker-{len(started)}.log", "wb")
         proc = subprocess.Popen(
             [*manage_cmd, "runjobs", "--no-sync", *args],
-            env={**worker_env, **(env or {})},
+            env={**_worker_env(), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
@@ -109,68 +117,54 @@ def runjobs(worker_env, manage_cmd, tmp_path):
         proc.wait()
 
 
-def _server_up(vendor):
-    import subprocess
+@pytest.fixture
+def private_database(vendor, django_db_blocker):
+    """Point the test's database at a private server of the same vendor, migrated.
 
-    if vendor == "postgresql":
-        command = ["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-q"]
-    else:
-        command = ["mysqladmin", "-h127.0.0.1", "-uroot", "status"]
-    return subprocess.run(command, capture_output=True).returncode == 0
+    For tests that stop and start a server: they restart this one, never the
+    shared servers. Stopped and removed afterwards, whatever happens.
+    """
+    from django.core.management import call_command
 
+    from tests.servers import SERVERS
 
-def _cluster():
-    return sorted(os.listdir("/etc/postgresql"))[-1]
-
-
-def _stop_server(vendor):
-    import subprocess
-
-    if vendor == "postgresql":
-        cmd = ["pg_ctlcluster", "--skip-systemctl-redirect", _cluster(), "main", "stop"]
-        cmd += ["-m", "fast"]
-    else:
-        cmd = ["mysqladmin", "-h127.0.0.1", "-uroot", "shutdown"]
-    subprocess.run(cmd, check=True, capture_output=True)
-
-
-def _start_server(vendor, timeout=60.0):
-    import subprocess
-    import time
-
-    if not _server_up(vendor):
-        if vendor == "postgresql":
-            cmd = ["pg_ctlcluster", "--skip-systemctl-redirect", _cluster(), "main", "start"]
-        else:
-            cmd = ["start-stop-daemon", "--start", "--oknodo", "--background"]
-            cmd += ["--exec", "/usr/sbin/mariadbd"]
-        subprocess.run(cmd, capture_output=True)
-    deadline = time.monotonic() + timeout
-    while not _server_up(vendor):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the {vendor} server did not come back")
-        time.sleep(0.2)
+    if vendor not in SERVERS:
+        pytest.skip("needs PostgreSQL or MariaDB")
+    if not SERVERS[vendor].available():
+        pytest.skip(f"no {vendor} server binaries to start a private server with")
+    server = SERVERS[vendor]()
+    settings = connection.settings_dict  # the dict every thread's connection reads
+    saved = dict(settings)
+    try:
+        server.create()
+        server.start()
+        server.create_database()
+        connection.close()
+        settings.update(server.settings())
+        with django_db_blocker.unblock():
+            call_command("migrate", verbosity=0, run_syncdb=True)
+        yield server
+    finally:
+        connection.close()
+        settings.clear()
+        settings.update(saved)
+        server.destroy()
 
 
 @pytest.fixture
-def restart_database(vendor):
-    """Restart the database server; it is running again afterwards, whatever happens."""
+def restart_database(private_database):
+    """Restart the test's private database server; it is running again afterwards."""
     import time
-
-    if vendor not in ("postgresql", "mysql"):
-        pytest.skip("needs a database server to restart")
 
     def restart(down_for=0.5):
         try:
-            _stop_server(vendor)
+            private_database.stop()
             time.sleep(down_for)
         finally:
-            _start_server(vendor)
+            private_database.start()
             connection.close()  # this process's connection died with the server
 
-    yield restart
-    _start_server(vendor)
-    connection.close()
+    return restart
 
 
 @pytest.fixture(scope="session")

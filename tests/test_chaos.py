@@ -1,7 +1,8 @@
 """Chaos: many workers, random kill -9s and a database restart; nothing lost, nothing doubled.
 
-Slow, and it restarts the database server: it runs only when asked,
-``DJANGO_JOBS_CHAOS=1 DATABASE_URL=... pytest -m chaos``, on PostgreSQL or MariaDB.
+Slow: it runs only when asked, ``DJANGO_JOBS_CHAOS=1 DATABASE_URL=... pytest -m chaos``,
+on PostgreSQL or MariaDB. The restart is of a private server the test starts
+itself (``restart_database``), never of the server ``DATABASE_URL`` names.
 """
 
 import itertools

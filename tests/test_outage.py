@@ -1,8 +1,9 @@
 """Database outages: nothing is lost or stuck, and no transaction outlives a claim.
 
-Tests that restart the database server carry the ``outage`` marker; they need
-PostgreSQL or MariaDB on this machine and leave the server running whatever
-happens (see the ``restart_database`` fixture).
+Tests that restart the database server carry the ``outage`` marker; they run on
+a private PostgreSQL or MariaDB server of their own, started in a temporary
+folder and removed afterwards (the ``private_database`` fixture), so the servers
+everything else uses are never restarted.
 """
 
 import time
