@@ -45,7 +45,7 @@ except ImportError:  # exercised by tests/test_without_openapi.py in a subproces
     def _passthrough(*args: Any, **kwargs: Any) -> Any:
         return lambda target: target
 
-    extend_schema = extend_schema_field = extend_schema_view = _passthrough  # type: ignore[assignment]
+    extend_schema = extend_schema_field = extend_schema_view = _passthrough  # type: ignore[assignment,unused-ignore]
 
     class OpenApiParameter:  # type: ignore[no-redef]
         QUERY = "query"
@@ -57,7 +57,7 @@ except ImportError:  # exercised by tests/test_without_openapi.py in a subproces
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             pass
 
-    def inline_serializer(*args: Any, **kwargs: Any) -> Any:  # type: ignore[no-redef]
+    def inline_serializer(*args: Any, **kwargs: Any) -> Any:  # type: ignore[misc,unused-ignore]
         return None
 
 
