@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -116,7 +117,7 @@ def _split(field: Field, text: str) -> _Items:
     return found
 
 
-def _values(expanded: list[int | str], field: Field) -> set[int]:
+def _values(expanded: Sequence[int | str], field: Field) -> set[int]:
     """croniter's expansion of one field, where ``*`` (alone or in a list) means every value."""
     if "*" in expanded:
         return set(range(field.low, 7 if field is DOW else field.high + 1))
