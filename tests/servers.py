@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -87,6 +88,11 @@ class PrivatePostgres(PrivateServer):
 
     @classmethod
     def available(cls) -> bool:
+        if os.geteuid() == 0:
+            try:
+                pwd.getpwnam("postgres")  # root runs the server as postgres
+            except KeyError:
+                return False
         return cls.bindir() is not None
 
     def _as_owner(self, command: list[str]) -> list[str]:
