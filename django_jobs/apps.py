@@ -19,4 +19,8 @@ class DjangoJobsConfig(AppConfig):
         except Exception:
             pass
         autodiscover_modules("jobs")
+        from .webhooks import delivery, events
+
+        registry.register(events.DELIVER, delivery.deliver)
+        events.connect()
         discovery.autodiscover()  # tasks.py modules, when TASKS uses django_jobs.tasks

@@ -9,6 +9,9 @@ django_jobs.E002        a numeric setting is missing, not a number or out of ran
 django_jobs.E003        a ``HANDLERS`` entry cannot be imported or is not callable
 django_jobs.E004        a ``SCHEDULES`` entry is malformed or its expression is invalid
 django_jobs.E005        ``WORKER_TIMEOUT`` is not larger than ``HEARTBEAT_INTERVAL``
+django_jobs.E020        a ``WEBHOOKS`` endpoint or ``WEBHOOK_ALLOWED_NETWORKS`` is malformed
+django_jobs.E021        ``WEBHOOKS`` is set but the ``standardwebhooks`` package is missing
+django_jobs.E022        a ``WEBHOOK_*`` number is not a number or out of range
 ======================  ================================================
 """
 
@@ -30,6 +33,8 @@ POSITIVE_NUMBERS = (
     "RETRY_BACKOFF_BASE",
     "RETRY_BACKOFF_MAX",
 )
+WEBHOOK_NUMBERS = ("WEBHOOK_TIMEOUT",)
+WEBHOOK_INTEGERS = ("WEBHOOK_MAX_BODY_BYTES", "WEBHOOK_MAX_RESPONSE_BYTES", "WEBHOOK_MAX_ATTEMPTS")
 POSITIVE_INTEGERS = (
     "DEFAULT_MAX_ATTEMPTS",
     "CONCURRENCY",
@@ -56,6 +61,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
     errors += _numbers()
     errors += _handlers()
     errors += _schedules()
+    errors += _webhooks()
     return errors
 
 
@@ -114,3 +120,34 @@ def _schedules() -> list:
     except (InvalidJob, ValueError, TypeError) as exc:
         return [Error(f"DJANGO_JOBS['SCHEDULES']: {exc}", id="django_jobs.E004")]
     return []
+
+
+def _webhooks() -> list:
+    from .webhooks import config, signing
+
+    errors = [Error(message, id="django_jobs.E020") for message in config.problems()]
+    if jobs_settings.WEBHOOKS and not signing.installed():
+        errors.append(
+            Error(
+                "DJANGO_JOBS['WEBHOOKS'] is set but 'standardwebhooks' is not installed.",
+                hint="pip install 'django-jobs-queue[webhooks]'",
+                id="django_jobs.E021",
+            )
+        )
+    for key in WEBHOOK_NUMBERS + WEBHOOK_INTEGERS + ("WEBHOOK_MAX_REDIRECTS",):
+        value = getattr(jobs_settings, key)
+        wants_int = key != "WEBHOOK_TIMEOUT"
+        kind = int if wants_int else (int, float)
+        smallest = 0 if key == "WEBHOOK_MAX_REDIRECTS" else 1
+        if isinstance(value, bool) or not isinstance(value, kind) or value < smallest:
+            errors.append(
+                Error(
+                    f"DJANGO_JOBS[{key!r}] must be a number >= {smallest}, got {value!r}.",
+                    id="django_jobs.E022",
+                )
+            )
+    if not isinstance(jobs_settings.WEBHOOK_QUEUE, str) or not jobs_settings.WEBHOOK_QUEUE:
+        errors.append(
+            Error("DJANGO_JOBS['WEBHOOK_QUEUE'] must be a queue name.", id="django_jobs.E022")
+        )
+    return errors

@@ -56,6 +56,20 @@ DEFAULTS: dict[str, Any] = {
     "API_PAGE_SIZE": 50,
     "API_MAX_PAGE_SIZE": 500,
     "API_MAX_BULK": 1000,
+    # Webhook endpoints: name -> {"url", "secret", "events", "handlers", "queues"}.
+    "WEBHOOKS": {},
+    # Deliveries to plain http URLs (https only by default).
+    "WEBHOOK_ALLOW_HTTP": False,
+    # Addresses or networks receivers may have although loopback, private, link-local...
+    "WEBHOOK_ALLOWED_NETWORKS": [],
+    # Seconds one delivery attempt may take, connecting and answering included.
+    "WEBHOOK_TIMEOUT": 10.0,
+    # Largest payload sent (the result is dropped beyond it), and largest answer read.
+    "WEBHOOK_MAX_BODY_BYTES": 256 * 1024,
+    "WEBHOOK_MAX_RESPONSE_BYTES": 64 * 1024,
+    "WEBHOOK_MAX_REDIRECTS": 0,
+    "WEBHOOK_MAX_ATTEMPTS": 8,
+    "WEBHOOK_QUEUE": "default",
 }
 
 

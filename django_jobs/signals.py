@@ -7,13 +7,18 @@ job_enqueued       ``job``
 job_started        ``job``, ``attempt``
 job_succeeded      ``job``, ``attempt``, ``result``, ``duration_ms``
 job_failed         ``job``, ``attempt``, ``error``, ``will_retry``
+job_dead           ``job``, ``attempt``, ``error`` (a one-time job failed for good)
+job_cancelled      ``job`` (a pending job was cancelled, or a running one stopped)
 worker_started     ``worker`` (the ``Worker`` row)
 worker_stopped     ``worker``
 =================  ====================================================
 
-``job_started``, ``job_succeeded`` and ``job_failed`` are sent from the worker
-process after the state is written; receivers must not raise (errors are
-logged and ignored).
+``job_started``, ``job_succeeded``, ``job_failed`` and ``job_dead`` are sent
+from the worker process after the state is written; receivers must not raise
+(errors are logged and ignored). ``job_dead`` follows the last ``job_failed``
+of a one-time job that has no retries left. ``job_cancelled`` is sent by
+``steering.cancel`` for a pending job and by the worker for a running one
+that stopped after a cancel.
 """
 
 from django.dispatch import Signal
@@ -22,5 +27,7 @@ job_enqueued = Signal()
 job_started = Signal()
 job_succeeded = Signal()
 job_failed = Signal()
+job_dead = Signal()
+job_cancelled = Signal()
 worker_started = Signal()
 worker_stopped = Signal()

@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db import router, transaction
 from django.utils import timezone
 
-from . import notify
+from . import notify, signals
 from .conf import jobs_settings
 from .exceptions import JobStateError
 from .models import Job, JobStatus, Runner
@@ -55,7 +55,9 @@ def cancel(job: Job | int, *, now: datetime | None = None) -> Job:
         if Job.objects.filter(pk=pk, status=JobStatus.PENDING).update(
             status=JobStatus.CANCELLED, next_run_at=None, updated_at=now
         ):
-            break
+            cancelled = Job.objects.get(pk=pk)
+            signals.job_cancelled.send_robust(sender=Job, job=cancelled)
+            return cancelled
         if Job.objects.filter(pk=pk, status=JobStatus.RUNNING).update(
             cancel_requested=True, updated_at=now
         ):

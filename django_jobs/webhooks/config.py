@@ -1,0 +1,158 @@
+"""Webhook endpoints from ``DJANGO_JOBS["WEBHOOKS"]``: parsed and validated in one place.
+
+The system checks and the senders both read endpoints through here, so a
+setting ``manage.py check`` accepts is exactly a setting the senders use.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+from ..conf import jobs_settings
+
+EVENTS = ("job.succeeded", "job.failed", "job.dead", "job.cancelled")
+SECRET_PREFIX = "whsec_"
+ENDPOINT_KEYS = {"url", "secret", "events", "handlers", "queues"}
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    url: str
+    secret: str
+    events: frozenset[str]
+    handlers: frozenset[str] | None = None
+    queues: frozenset[str] | None = None
+
+    def wants(self, event: str, handler: str, queue: str) -> bool:
+        """Whether this endpoint subscribes to ``event`` for a job of ``handler`` on ``queue``."""
+        if event not in self.events:
+            return False
+        if self.handlers is not None and handler not in self.handlers:
+            return False
+        return self.queues is None or queue in self.queues
+
+
+def endpoints() -> list[Endpoint]:
+    """Every configured endpoint; raises ``ImproperlyConfigured`` on a bad setting."""
+    raw = jobs_settings.WEBHOOKS
+    if not isinstance(raw, Mapping):
+        raise ImproperlyConfigured("DJANGO_JOBS['WEBHOOKS'] must map endpoint names to dicts.")
+    return [parse_endpoint(name, spec) for name, spec in raw.items()]
+
+
+def endpoint(name: str) -> Endpoint:
+    """The endpoint called ``name``; ``LookupError`` when it is no longer configured."""
+    for found in endpoints():
+        if found.name == name:
+            return found
+    raise LookupError(f"webhook endpoint {name!r} is not configured in DJANGO_JOBS['WEBHOOKS']")
+
+
+def problems() -> list[str]:
+    """What is wrong with the webhook settings, one message each (empty: all good)."""
+    found = []
+    raw = jobs_settings.WEBHOOKS
+    if not isinstance(raw, Mapping):
+        return ["DJANGO_JOBS['WEBHOOKS'] must map endpoint names to dicts."]
+    for name, spec in raw.items():
+        try:
+            parse_endpoint(name, spec)
+        except ImproperlyConfigured as exc:
+            found.append(str(exc))
+    try:
+        allowed_networks()
+    except ImproperlyConfigured as exc:
+        found.append(str(exc))
+    return found
+
+
+def parse_endpoint(name: Any, spec: Any) -> Endpoint:
+    where = f"DJANGO_JOBS['WEBHOOKS'][{name!r}]"
+    if not isinstance(name, str) or not name:
+        raise ImproperlyConfigured(f"{where}: endpoint names must be non-empty strings.")
+    if not isinstance(spec, Mapping):
+        raise ImproperlyConfigured(f"{where} must be a dict with 'url', 'secret' and 'events'.")
+    unknown = set(spec) - ENDPOINT_KEYS
+    if unknown:
+        raise ImproperlyConfigured(f"{where}: unknown keys {sorted(unknown)}.")
+    return Endpoint(
+        name=name,
+        url=_url(where, spec.get("url")),
+        secret=_secret(where, spec.get("secret")),
+        events=_events(where, spec.get("events")),
+        handlers=_names(where, "handlers", spec.get("handlers")),
+        queues=_names(where, "queues", spec.get("queues")),
+    )
+
+
+def _url(where: str, url: Any) -> str:
+    if not isinstance(url, str) or not url:
+        raise ImproperlyConfigured(f"{where}: 'url' must be an http(s) URL.")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ImproperlyConfigured(f"{where}: 'url' must be an http(s) URL, got {url!r}.")
+    if parts.scheme == "http" and not jobs_settings.WEBHOOK_ALLOW_HTTP:
+        raise ImproperlyConfigured(
+            f"{where}: {url!r} is plain http; use https or set "
+            "DJANGO_JOBS['WEBHOOK_ALLOW_HTTP'] = True."
+        )
+    return url
+
+
+def _secret(where: str, secret: Any) -> str:
+    """A Standard Webhooks secret: ``whsec_`` and base64 of at least 24 bytes."""
+    if not isinstance(secret, str) or not secret.startswith(SECRET_PREFIX):
+        raise ImproperlyConfigured(f"{where}: 'secret' must be a string starting with 'whsec_'.")
+    try:
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise ImproperlyConfigured(f"{where}: 'secret' after 'whsec_' must be base64.") from None
+    if len(key) < 24:
+        raise ImproperlyConfigured(f"{where}: 'secret' must hold at least 24 random bytes.")
+    return secret
+
+
+def _events(where: str, events: Any) -> frozenset[str]:
+    if isinstance(events, str) or not events or not all(isinstance(e, str) for e in events):
+        raise ImproperlyConfigured(f"{where}: 'events' must be a list of {', '.join(EVENTS)}.")
+    unknown = sorted(set(events) - set(EVENTS))
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{where}: unknown events {unknown}; choose from {', '.join(EVENTS)}."
+        )
+    return frozenset(events)
+
+
+def _names(where: str, key: str, names: Any) -> frozenset[str] | None:
+    if names is None:
+        return None
+    if isinstance(names, str) or not all(isinstance(n, str) and n for n in names):
+        raise ImproperlyConfigured(f"{where}: {key!r} must be a list of names.")
+    return frozenset(names)
+
+
+def allowed_networks() -> list[Network]:
+    """``WEBHOOK_ALLOWED_NETWORKS``: addresses receivers may have though not public."""
+    raw = jobs_settings.WEBHOOK_ALLOWED_NETWORKS
+    if isinstance(raw, str):
+        raw = [raw]
+    networks = []
+    for item in raw or ():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except (TypeError, ValueError):
+            raise ImproperlyConfigured(
+                f"DJANGO_JOBS['WEBHOOK_ALLOWED_NETWORKS']: {item!r} is not an address or network."
+            ) from None
+    return networks
