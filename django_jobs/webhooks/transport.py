@@ -28,8 +28,8 @@ _KINDS = (
     ("link-local", "is_link_local"),
     ("multicast", "is_multicast"),
     ("unspecified", "is_unspecified"),
-    ("private", "is_private"),
     ("reserved", "is_reserved"),
+    ("private", "is_private"),
 )
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -80,8 +80,10 @@ def checked_addresses(url: str) -> list[str]:
     for address in addresses:
         reason = blocked_reason(ipaddress.ip_address(address))
         if reason:
+            article = "an" if reason[0] in "aeiou" else "a"
             raise BlockedTarget(
-                f"refused {url!r}: {parts.hostname} resolves to {address}, a {reason} address "
+                f"refused {url!r}: {parts.hostname} resolves to {address}, {article} {reason} "
+                "address "
                 "(allow it with DJANGO_JOBS['WEBHOOK_ALLOWED_NETWORKS'])"
             )
     return addresses
