@@ -278,11 +278,11 @@ def _send_signals(applied: list[Finished]) -> None:
                     error=outcome.error,
                     will_retry=item.will_retry,
                 )
-                if not item.will_retry and not job.is_recurring:
+                if job.status == JobStatus.FAILED:  # no retries left, not recurring
                     signals.job_dead.send_robust(
                         sender=Job, job=job, attempt=attempt_no, error=outcome.error
                     )
-            elif item.history_status == RunStatus.CANCELLED:
+            if job.status == JobStatus.CANCELLED:
                 signals.job_cancelled.send_robust(sender=Job, job=job)
         except Exception:
             logger.exception("a job signal receiver failed")

@@ -169,6 +169,26 @@ def test_cancelling_a_pending_job_sends_job_cancelled(receiver):
     assert payload["data"]["job"]["status"] == "cancelled"
 
 
+@pytest.mark.parametrize("fails", [False, True], ids=["returns", "raises"])
+def test_a_running_job_stopped_by_a_cancel_sends_job_cancelled_not_dead(receiver, fails):
+    import threading
+
+    with hooks(receiver, events=["job.cancelled", "job.dead"]):
+        job = enqueue("sleep", {"seconds": 10, "fail_when_cancelled": fails}, max_attempts=1)
+        worker = threading.Thread(target=run)
+        worker.start()
+        deadline = time.monotonic() + 20
+        while Job.objects.get(pk=job.pk).status != JobStatus.RUNNING:
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.02)
+        steering.cancel(job)
+        worker.join(30)
+        run()
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    assert [verified(r)["type"] for r in receiver.requests] == ["job.cancelled"]
+
+
 def test_filters_by_handler_and_queue(receiver):
     with hooks(receiver, events=["job.succeeded"], handlers=["add"], queues=["mail"]):
         enqueue("add", {"a": 1, "b": 1})  # default queue: filtered out
