@@ -267,3 +267,24 @@ def test_payload_is_json_with_type_timestamp_and_data(receiver):
     assert set(payload) == {"type", "timestamp", "data"}
     assert payload["data"]["job"]["name"] == "sum" and payload["data"]["job"]["id"] == job.pk
     assert payload["data"]["duration_ms"] is not None
+
+
+def test_deliveries_are_jobs_seen_in_the_api_and_the_admin(receiver, admin_client):
+    from django.urls import reverse
+
+    receiver.plan = [(500, {}, 0)]
+    with hooks(receiver, events=["job.succeeded"]):
+        enqueue("noop")
+        run()
+        run()
+    (delivery,) = deliveries()
+    listing = admin_client.get("/api/jobs", {"handler": DELIVER})
+    assert listing.status_code == 200
+    (shown,) = listing.json()["results"]
+    assert shown["id"] == delivery.pk and shown["status"] == "pending"
+    assert "secret" not in json.dumps(shown) and SECRET not in json.dumps(shown)
+    history = admin_client.get(f"/api/jobs/{delivery.pk}/history").json()["results"]
+    assert [row["status"] for row in history] == ["failed"]
+    assert "answered 500" in history[0]["error"]
+    page = admin_client.get(reverse("admin:django_jobs_job_change", args=[delivery.pk]))
+    assert page.status_code == 200 and b"answered 500" in page.content
