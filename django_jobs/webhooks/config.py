@@ -15,6 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from ..conf import jobs_settings
 
@@ -43,12 +45,28 @@ class Endpoint:
         return self.queues is None or queue in self.queues
 
 
+_parsed: list[Endpoint] | None = None
+
+
 def endpoints() -> list[Endpoint]:
-    """Every configured endpoint; raises ``ImproperlyConfigured`` on a bad setting."""
-    raw = jobs_settings.WEBHOOKS
-    if not isinstance(raw, Mapping):
-        raise ImproperlyConfigured("DJANGO_JOBS['WEBHOOKS'] must map endpoint names to dicts.")
-    return [parse_endpoint(name, spec) for name, spec in raw.items()]
+    """Every configured endpoint; raises ``ImproperlyConfigured`` on a bad setting.
+
+    Parsed once and kept until the settings change: every job outcome asks.
+    """
+    global _parsed
+    if _parsed is None:
+        raw = jobs_settings.WEBHOOKS
+        if not isinstance(raw, Mapping):
+            raise ImproperlyConfigured("DJANGO_JOBS['WEBHOOKS'] must map endpoint names to dicts.")
+        _parsed = [parse_endpoint(name, spec) for name, spec in raw.items()]
+    return _parsed
+
+
+@receiver(setting_changed)
+def _forget(*, setting: str, **kwargs: Any) -> None:
+    global _parsed
+    if setting == "DJANGO_JOBS":
+        _parsed = None
 
 
 def endpoint(name: str) -> Endpoint:

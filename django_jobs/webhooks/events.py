@@ -68,7 +68,7 @@ def announce(event: str, job: Any, details: dict[str, Any]) -> None:
         return
     payload = build_payload(event, job, details)
     using = router.db_for_write(type(job))
-    transaction.on_commit(lambda: enqueue_deliveries(targets, payload), using=using, robust=True)
+    transaction.on_commit(lambda: enqueue_deliveries(targets, payload), using=using)
 
 
 def build_payload(event: str, job: Any, details: dict[str, Any]) -> dict[str, Any]:
@@ -115,6 +115,27 @@ def body(payload: Any) -> str:
 
 def enqueue_deliveries(endpoint_names: list[str], payload: dict[str, Any]) -> None:
     """One delivery job per endpoint, each with its own message id (kept across retries)."""
+    job = payload["data"]["job"]
+    try:
+        _create(endpoint_names, payload)
+    except Exception:
+        # The outcome is committed already: say loudly what was not sent, and go on.
+        logger.exception(
+            "webhook deliveries NOT created event=%s job=%s endpoints=%s",
+            payload["type"],
+            job["id"],
+            ",".join(endpoint_names),
+        )
+        return
+    logger.info(
+        "webhooks enqueued event=%s job=%s endpoints=%s",
+        payload["type"],
+        job["id"],
+        ",".join(endpoint_names),
+    )
+
+
+def _create(endpoint_names: list[str], payload: dict[str, Any]) -> None:
     from ..creating import enqueue_many
 
     job = payload["data"]["job"]
@@ -134,10 +155,4 @@ def enqueue_deliveries(endpoint_names: list[str], payload: dict[str, Any]) -> No
         max_attempts=int(jobs_settings.WEBHOOK_MAX_ATTEMPTS),
         queue=jobs_settings.WEBHOOK_QUEUE,
         timeout=float(jobs_settings.WEBHOOK_TIMEOUT) * 2 + 5,
-    )
-    logger.info(
-        "webhooks enqueued event=%s job=%s endpoints=%s",
-        payload["type"],
-        job["id"],
-        ",".join(endpoint_names),
     )
