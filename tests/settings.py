@@ -96,6 +96,11 @@ DJANGO_JOBS = {
     "RETRY_BACKOFF_MAX": 1.0,
     "SHUTDOWN_GRACE": 5.0,
 }
+# Worker subprocesses of the webhook tests get their endpoints from the test (JSON).
+if os.environ.get("DJANGO_JOBS_TEST_EXTRA"):
+    import json
+
+    DJANGO_JOBS.update(json.loads(os.environ["DJANGO_JOBS_TEST_EXTRA"]))
 
 LOGGING = {
     "version": 1,

@@ -164,3 +164,64 @@ def test_a_hanging_receiver_does_not_hold_back_other_deliveries(receiver):
         }
     finally:
         fast.close()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    """A self-signed certificate for ``localhost`` only (not for 127.0.0.1), made by openssl."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("needs the openssl command")
+    where = tmp_path_factory.mktemp("tls")
+    cert, key = str(where / "cert.pem"), str(where / "key.pem")
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+            "-keyout", key, "-out", cert, "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+def tls_receiver(certificate):
+    server = Receiver(tls=certificate)
+    yield server
+    server.close()
+
+
+HTTPS_LOCAL = {"WEBHOOK_ALLOWED_NETWORKS": ["127.0.0.1/32", "::1/128"]}
+
+
+def test_https_to_the_checked_address_verifies_the_certificate_for_the_host_name(
+    tls_receiver, certificate, monkeypatch
+):
+    monkeypatch.setenv("SSL_CERT_FILE", certificate[0])  # trust the test's certificate
+    connects = watch_connects()
+    with settings(**HTTPS_LOCAL):
+        response = transport.post(tls_receiver.url, b"{}", {})
+    assert response.status == 200
+    assert connects and all(address[0] in ("127.0.0.1", "::1") for address in connects)
+    (request,) = tls_receiver.requests
+    assert request["headers"]["Host"] == f"localhost:{tls_receiver.port}"
+
+
+def test_https_refuses_an_untrusted_certificate(tls_receiver):
+    with settings(**HTTPS_LOCAL):
+        with pytest.raises(transport.DeliveryError, match="CERTIFICATE_VERIFY_FAILED"):
+            transport.post(tls_receiver.url, b"{}", {})
+    assert tls_receiver.requests == []
+
+
+def test_https_refuses_a_certificate_for_another_name(tls_receiver, certificate, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", certificate[0])
+    url = f"https://127.0.0.1:{tls_receiver.port}/hooks"  # the certificate names localhost only
+    with settings(**HTTPS_LOCAL):
+        with pytest.raises(transport.DeliveryError, match=r"IP address mismatch|doesn.t match"):
+            transport.post(url, b"{}", {})
+    assert tls_receiver.requests == []

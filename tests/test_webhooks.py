@@ -288,3 +288,30 @@ def test_deliveries_are_jobs_seen_in_the_api_and_the_admin(receiver, admin_clien
     assert "answered 500" in history[0]["error"]
     page = admin_client.get(reverse("admin:django_jobs_job_change", args=[delivery.pk]))
     assert page.status_code == 200 and b"answered 500" in page.content
+
+
+def test_runjobs_processes_deliver_signed_webhooks(receiver, worker_env, manage_cmd):
+    """Real ``runjobs --once`` processes: the job, then its delivery (retried after a 500)."""
+    import subprocess
+
+    receiver.plan = [(500, {}, 0)]
+    extra = {
+        **{k: v for k, v in BASE.items() if k.startswith("WEBHOOK_")},
+        "WEBHOOKS": {"main": {"url": receiver.url, "secret": SECRET, "events": ["job.dead"]}},
+    }
+    env = {**worker_env, "DJANGO_JOBS_TEST_EXTRA": json.dumps(extra)}
+    job = enqueue("fail", {}, max_attempts=1)
+
+    def runjobs():
+        subprocess.run([*manage_cmd, "runjobs", "--once"], env=env, check=True, timeout=60)
+
+    runjobs()  # the job fails for good: job.dead, a delivery job
+    runjobs()  # the receiver answers 500: retried
+    time.sleep(1.2)  # RETRY_BACKOFF_MAX of the test settings
+    runjobs()
+    assert len(receiver.requests) == 2
+    first, second = (verified(r) for r in receiver.requests)
+    assert first == second and first["type"] == "job.dead"
+    assert first["data"]["job"]["id"] == job.pk
+    (delivery,) = deliveries()
+    assert delivery.status == JobStatus.COMPLETED and delivery.attempts == 2

@@ -6,6 +6,7 @@ that a refused target was never connected to.
 
 from __future__ import annotations
 
+import ssl
 import sys
 import threading
 import time
@@ -32,7 +33,7 @@ def watch_connects() -> list[tuple]:
 class Receiver:
     """Answers each POST with the next planned (status, headers, delay), then 200."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[str, str] | None = None) -> None:
         self.requests: list[dict] = []
         self.plan: list[tuple[int, dict[str, str], float]] = []
         receiver = self
@@ -68,6 +69,11 @@ class Receiver:
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hooks"
+        if tls:  # (certificate file, key file): answer https instead
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.url = f"https://localhost:{self.port}/hooks"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
