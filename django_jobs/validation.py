@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,8 @@ NAME_MAX = 200
 QUEUE_MAX = 64
 PRIORITY_RANGE = (-32768, 32767)
 TIMEOUT_MAX = 7 * 24 * 3600.0
+# MariaDB's JSON check refuses 32 levels of nesting; the same bound holds on every database.
+DATA_DEPTH_MAX = 31
 
 
 def clean_name(name: Any) -> str:
@@ -73,7 +76,9 @@ def clean_seconds(field: str, value: Any) -> float | None:
     """A positive number of seconds (``timeout``, ``misfire_grace``) or None."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidJob(field, f"{field} must be a number of seconds")
+    if isinstance(value, float) and not math.isfinite(value):
         raise InvalidJob(field, f"{field} must be a number of seconds")
     if not 0 < value <= TIMEOUT_MAX:
         raise InvalidJob(
@@ -83,13 +88,19 @@ def clean_seconds(field: str, value: Any) -> float | None:
 
 
 def clean_data(data: Any, *, limit: int | None = None) -> Any:
-    """JSON-serialisable and, when ``limit`` is given, at most that many bytes."""
+    """JSON every database stores and, when ``limit`` is given, at most that many bytes."""
     data_json(data, limit=limit)
     return data
 
 
 def data_json(data: Any, *, limit: int | None = None) -> str:
-    """``data`` as the JSON text stored for it; raises ``InvalidJob`` as ``clean_data`` does."""
+    """``data`` as the JSON text stored for it; raises ``InvalidJob`` as ``clean_data`` does.
+
+    Refused: nesting deeper than ``DATA_DEPTH_MAX``, NUL characters and lone
+    surrogates in any string or key (PostgreSQL's ``jsonb`` and MariaDB's JSON
+    check refuse them), and anything ``json`` cannot encode.
+    """
+    _check_tree(data)
     try:
         encoded = json.dumps(data, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -97,6 +108,75 @@ def data_json(data: Any, *, limit: int | None = None) -> str:
     if limit is not None and len(encoded.encode()) > limit:
         raise InvalidJob("data", f"data must be at most {limit} bytes of JSON")
     return encoded
+
+
+def _check_tree(data: Any) -> None:
+    """Walk ``data`` without recursion, so any depth is refused rather than overflowing."""
+    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(data, 0, ())]
+    while stack:
+        value, depth, path = stack.pop()
+        if isinstance(value, str):
+            _check_text(value, path, "a string")
+            continue
+        if isinstance(value, dict):
+            items = list(value.items())
+            for key, _ in items:
+                if isinstance(key, str):
+                    _check_text(key, (*path, key), "a key")
+        elif isinstance(value, (list, tuple)):
+            items = list(enumerate(value))
+        else:
+            continue
+        if depth + 1 > DATA_DEPTH_MAX:
+            raise InvalidJob("data", f"data must be nested at most {DATA_DEPTH_MAX} levels deep")
+        stack.extend((item, depth + 1, (*path, key)) for key, item in items)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _check_text(text: str, path: tuple[Any, ...], what: str) -> None:
+    if text.isascii() and "\x00" not in text:
+        return
+    where = "data" + "".join(f"[{step!r}]" for step in path)
+    if "\x00" in text:
+        raise InvalidJob("data", f"{what} at {where} holds a NUL character (\\u0000)")
+    if _SURROGATE.search(text):
+        raise InvalidJob(
+            "data", f"{what} at {where} holds a lone surrogate (\\ud800-\\udfff): not Unicode text"
+        )
+
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+
+
+def json_text_depth(text: str, limit: int) -> int:
+    """How deep JSON ``text`` nests, counted up to ``limit + 1`` without parsing it.
+
+    Parsers recurse once per level: checking this first keeps a deep body from
+    reaching the interpreter's recursion limit.
+    """
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    depth = deepest = 0
+    for char in brackets:
+        depth += 1 if char in "[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                break
+    return deepest
+
+
+def parse_data_text(text: str) -> Any:
+    """Typed-in JSON (the admin's data field) parsed and checked like any ``data``."""
+    if json_text_depth(text, DATA_DEPTH_MAX) > DATA_DEPTH_MAX:
+        raise InvalidJob("data", f"data must be nested at most {DATA_DEPTH_MAX} levels deep")
+    try:
+        data = json.loads(text)
+    except ValueError as exc:  # malformed, or a number too long to convert
+        raise InvalidJob("data", f"data is not valid JSON: {exc}") from None
+    return clean_data(data)
 
 
 def clean_timezone(name: Any) -> str:

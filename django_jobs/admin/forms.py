@@ -10,7 +10,7 @@ from django import forms
 from django.contrib.admin import widgets
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.forms.fields import InvalidJSONInput
+from django.forms.fields import InvalidJSONInput, JSONString
 
 from .. import creating, validation
 from ..conf import jobs_settings
@@ -30,7 +30,25 @@ FORM_FIELDS = (
 
 
 class PrettyJSONField(forms.JSONField):
-    """A JSON textarea that shows the data indented, as people read it."""
+    """A JSON textarea that shows the data indented, as people read it.
+
+    Typed-in text goes through ``validation.parse_data_text``: its depth is
+    bounded before it is parsed, and what no database stores is a form error.
+    """
+
+    def to_python(self, value: Any) -> Any:
+        if self.disabled or not isinstance(value, str) or value in self.empty_values:
+            return super().to_python(value)
+        converted = _rule(validation.parse_data_text, value)
+        return JSONString(converted) if isinstance(converted, str) else converted
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        if self.disabled or not isinstance(data, str):
+            return super().bound_data(data, initial)
+        try:
+            return validation.parse_data_text(data)
+        except InvalidJob:
+            return InvalidJSONInput(data)
 
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, InvalidJSONInput):

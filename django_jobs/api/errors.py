@@ -2,12 +2,19 @@
 
 ``InvalidJob`` -> 400 ``{field: [message]}``, ``InvalidSchedule`` -> 400
 ``{"schedule": [message]}``, ``JobStateError`` -> 409 ``{"detail": ...}``,
-``Job.DoesNotExist`` -> 404. They are translated before DRF's exception
+``Job.DoesNotExist`` -> 404. A request Django itself refuses (a body over
+``DATA_UPLOAD_MAX_MEMORY_SIZE``, an unreadable body: ``SuspiciousOperation``,
+``UnreadablePostError``) -> 400 ``{"detail": ...}`` rather than Django's HTML
+page, logged as Django logs it. They are translated before DRF's exception
 handler runs, so a project's own ``EXCEPTION_HANDLER`` still formats them.
 """
 
 from __future__ import annotations
 
+import logging
+
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.http import UnreadablePostError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -31,7 +38,18 @@ def as_api_exception(exc: Exception) -> Exception:
         return Conflict(str(exc))
     if isinstance(exc, Job.DoesNotExist):
         return exceptions.NotFound("No job matches the given id.")
+    if isinstance(exc, (SuspiciousOperation, UnreadablePostError)):
+        return _refused_request(exc)
     return exc
+
+
+def _refused_request(exc: Exception) -> exceptions.APIException:
+    logging.getLogger(f"django.security.{type(exc).__name__}").error(str(exc))
+    if isinstance(exc, RequestDataTooBig):
+        return exceptions.ParseError(
+            "The request body is larger than settings.DATA_UPLOAD_MAX_MEMORY_SIZE allows."
+        )
+    return exceptions.ParseError(f"The request cannot be read: {exc}")
 
 
 class ServiceErrorsMixin:

@@ -20,11 +20,28 @@ from ..validation import clean_data, clean_run_at
 
 
 class CleanedMixin:
-    """Replace DRF's conversion with a ``clean_*`` function raising ``InvalidJob``."""
+    """Replace DRF's conversion with a ``clean_*`` function raising ``InvalidJob``.
 
-    def __init__(self, *, clean: Callable[[Any], Any], **kwargs: Any) -> None:
+    ``schema`` holds the OpenAPI keywords that say what the clean function
+    accepts beyond DRF's own (``minLength``, ``pattern``, an exclusive
+    minimum), or a function returning them when they follow a setting; the
+    schema extension in ``schema.py`` adds them.
+    """
+
+    def __init__(
+        self,
+        *,
+        clean: Callable[[Any], Any],
+        schema: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.clean = clean
+        self.schema_keywords = schema
         super().__init__(**kwargs)  # type: ignore[call-arg]
+
+    def openapi_keywords(self) -> dict[str, Any]:
+        keywords = self.schema_keywords
+        return dict(keywords() if callable(keywords) else keywords or {})
 
     def to_internal_value(self, data: Any) -> Any:
         try:

@@ -1,7 +1,7 @@
 """Query-string filters for the job list and a job's history (django-filter).
 
 An unknown value (``?status=sleeping``, ``?ordering=data``) is a 400, not an
-empty list. Orderings always end on the id, so pages are stable.
+empty list; an empty ordering term is skipped. Orderings always end on the id, so pages are stable.
 """
 
 from __future__ import annotations
@@ -17,12 +17,17 @@ BOOLEAN_CHOICES = [("true", "true"), ("false", "false")]
 
 
 class StableOrderingFilter(django_filters.OrderingFilter):
-    """``?ordering=name,-created_at``; ties come newest first, like the default order."""
+    """``?ordering=name,-created_at``; ties come newest first, like the default order.
+
+    Empty terms (``name,``, ``,name``, ``,``) are skipped, as DRF's
+    ``OrderingFilter`` skips them; with none left the default order stands.
+    """
 
     def filter(self, qs: QuerySet, value: Any) -> QuerySet:
-        if not value:
+        params = [param for param in value or () if param]
+        if not params:
             return qs
-        ordering = [self.get_ordering_value(param) for param in value]
+        ordering = [self.get_ordering_value(param) for param in params]
         if ordering[-1].lstrip("-") != "id":
             ordering.append("-id")
         return qs.order_by(*ordering)

@@ -5,7 +5,9 @@ page itself. The count here reads at most ``COUNT_LIMIT + 1`` rows of the
 filtered query; past that, ``count`` is ``COUNT_LIMIT`` and ``count_capped``
 is true. ``next`` comes from fetching one row more than the page, so walking
 on past the cap works. Page size: ``DJANGO_JOBS["API_PAGE_SIZE"]`` by default,
-``?page_size=`` up to ``DJANGO_JOBS["API_MAX_PAGE_SIZE"]``.
+``?page_size=`` up to ``DJANGO_JOBS["API_MAX_PAGE_SIZE"]`` (a larger one is capped there;
+one below 1, or not a whole number, is a 400). A page that is not a number from 1 is
+a 404, as in DRF's own pagination.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,12 +28,14 @@ COUNT_LIMIT = 10_000
 MAX_PAGE = 10_000_000
 
 
-def _positive_int(raw: str | None, default: int, cutoff: int | None = None) -> int | None:
+def _positive_int(raw: str | None, default: int) -> int | None:
+    """A whole number from 1 (longer than 12 digits reads as 10**12), the default, or None."""
     if raw is None or raw == "":
         return default
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12 or int(raw) < 1:
+    digits = raw.lstrip("0")
+    if not (raw.isascii() and raw.isdigit()) or not digits:
         return None
-    return min(int(raw), cutoff) if cutoff else int(raw)
+    return int(digits) if len(digits) <= 12 else 10**12
 
 
 class CappedCountPagination(BasePagination):
@@ -45,7 +49,11 @@ class CappedCountPagination(BasePagination):
         max_size = int(jobs_settings.API_MAX_PAGE_SIZE)
         default_size = min(int(jobs_settings.API_PAGE_SIZE), max_size)
         size = _positive_int(request.query_params.get(self.page_size_query_param), default_size)
-        self.page_size = min(size, max_size) if size else default_size
+        if size is None:
+            raise ValidationError(
+                {self.page_size_query_param: ["page_size must be a whole number from 1"]}
+            )
+        self.page_size = min(size, max_size)
         page = _positive_int(request.query_params.get(self.page_query_param), 1)
         if page is None or page > MAX_PAGE:
             raise NotFound("Invalid page.")
@@ -117,7 +125,10 @@ class CappedCountPagination(BasePagination):
                 "name": self.page_size_query_param,
                 "required": False,
                 "in": "query",
-                "description": "Rows per page, up to DJANGO_JOBS['API_MAX_PAGE_SIZE'].",
+                "description": (
+                    "Rows per page; more than DJANGO_JOBS['API_MAX_PAGE_SIZE'] is capped "
+                    "there, less than 1 is a 400."
+                ),
                 "schema": {"type": "integer", "minimum": 1},
             },
         ]

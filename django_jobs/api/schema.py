@@ -8,7 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 try:
-    from drf_spectacular.extensions import OpenApiSerializerExtension
+    from drf_spectacular.extensions import (
+        OpenApiSerializerExtension,
+        OpenApiSerializerFieldExtension,
+    )
     from drf_spectacular.types import OpenApiTypes
     from drf_spectacular.utils import (
         OpenApiParameter,
@@ -29,6 +32,16 @@ try:
             schema = auto_schema._map_basic_serializer(self.target, direction)
             schema["additionalProperties"] = False
             return schema
+
+    class CleanedFieldExtension(OpenApiSerializerFieldExtension):
+        """Fields checked by a ``clean_*`` rule describe what that rule accepts."""
+
+        target_class = "django_jobs.api.fields.CleanedMixin"
+        match_subclasses = True
+
+        def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
+            schema = auto_schema._map_serializer_field(self.target, direction, True)
+            return {**schema, **self.target.openapi_keywords()}
 
 except ImportError:  # exercised by tests/test_without_openapi.py in a subprocess
 

@@ -12,11 +12,13 @@ from django.db.models import Q
 from django.utils import timezone
 from rest_framework import serializers
 
+from ..conf import jobs_settings
 from ..creating import build_job
 from ..exceptions import InvalidJob, InvalidSchedule
 from ..models import Job, JobHistory
 from ..schedules import Schedule, parse_schedule
 from ..validation import (
+    DATA_DEPTH_MAX,
     NAME_MAX,
     PRIORITY_RANGE,
     QUEUE_MAX,
@@ -181,6 +183,13 @@ class StrictSerializer(serializers.Serializer):
         return f"unknown field; accepted fields: {', '.join(self.fields)}"
 
 
+# What the clean_* rules accept beyond DRF's own checks, for the OpenAPI schema.
+NAME_SCHEMA = {"pattern": r"^[^\u0000]*[^\s\u0000][^\u0000]*$"}  # not blank, no NUL
+HANDLER_SCHEMA = {"minLength": 1}
+QUEUE_SCHEMA = {"pattern": r"^[^,\u0000]+$"}
+SECONDS_SCHEMA = {"minimum": 0, "exclusiveMinimum": True}
+
+
 def _optional(field_class: type[serializers.Field], **kwargs: Any) -> serializers.Field:
     return field_class(required=False, allow_null=True, **kwargs)
 
@@ -191,13 +200,23 @@ class JobFieldsSerializer(StrictSerializer):
     name = _optional(
         CleanedCharField,
         clean=clean_name,
+        schema=NAME_SCHEMA,
         max_length=NAME_MAX,
         help_text="Defaults to the handler's name.",
     )
     handler = CleanedCharField(
-        clean=clean_handler, max_length=200, help_text="A registered handler name."
+        clean=clean_handler,
+        schema=HANDLER_SCHEMA,
+        max_length=200,
+        help_text="A registered handler name.",
     )
-    data = _optional(DataField, help_text="Any JSON, up to DJANGO_JOBS['MAX_DATA_BYTES'].")
+    data = _optional(
+        DataField,
+        help_text=(
+            "Any JSON, up to DJANGO_JOBS['MAX_DATA_BYTES'] once encoded and "
+            f"{DATA_DEPTH_MAX} levels deep; no NUL or lone surrogate in a string or key."
+        ),
+    )
     schedule = _optional(
         serializers.CharField,
         allow_blank=True,
@@ -213,6 +232,7 @@ class JobFieldsSerializer(StrictSerializer):
     max_attempts = _optional(
         CleanedIntegerField,
         clean=clean_max_attempts,
+        schema=lambda: {"maximum": int(jobs_settings.MAX_ATTEMPTS_LIMIT)},
         min_value=1,
         help_text="Attempts per run, up to DJANGO_JOBS['MAX_ATTEMPTS_LIMIT'].",
     )
@@ -220,7 +240,9 @@ class JobFieldsSerializer(StrictSerializer):
         InstantField,
         help_text="When a one-time job is due, with an offset; not with a schedule.",
     )
-    queue = _optional(CleanedCharField, clean=clean_queue, max_length=QUEUE_MAX)
+    queue = _optional(
+        CleanedCharField, clean=clean_queue, schema=QUEUE_SCHEMA, max_length=QUEUE_MAX
+    )
     priority = _optional(
         CleanedIntegerField,
         clean=clean_priority,
@@ -228,10 +250,16 @@ class JobFieldsSerializer(StrictSerializer):
         max_value=PRIORITY_RANGE[1],
     )
     timeout = _optional(
-        CleanedFloatField, clean=partial(clean_seconds, "timeout"), max_value=TIMEOUT_MAX
+        CleanedFloatField,
+        clean=partial(clean_seconds, "timeout"),
+        schema=SECONDS_SCHEMA,
+        max_value=TIMEOUT_MAX,
     )
     misfire_grace = _optional(
-        CleanedFloatField, clean=partial(clean_seconds, "misfire_grace"), max_value=TIMEOUT_MAX
+        CleanedFloatField,
+        clean=partial(clean_seconds, "misfire_grace"),
+        schema=SECONDS_SCHEMA,
+        max_value=TIMEOUT_MAX,
     )
     allow_overlap = serializers.BooleanField(required=False)
 
@@ -270,7 +298,9 @@ def _recurring_name_taken(name: str) -> bool:
 class JobUpdateSerializer(JobFieldsSerializer):
     """Any subset of the writable fields (PUT takes a partial body too)."""
 
-    handler = CleanedCharField(clean=clean_handler, max_length=200, required=False)
+    handler = CleanedCharField(
+        clean=clean_handler, schema=HANDLER_SCHEMA, max_length=200, required=False
+    )
 
 
 class BulkJobSerializer(JobFieldsSerializer):
@@ -331,7 +361,7 @@ class StatsSerializer(serializers.Serializer):
 
 
 class SchedulePreviewRequestSerializer(StrictSerializer):
-    schedule = serializers.CharField(max_length=SCHEDULE_MAX, trim_whitespace=False)
+    schedule = serializers.CharField(min_length=1, max_length=SCHEDULE_MAX, trim_whitespace=False)
     timezone = _optional(serializers.CharField, allow_blank=True, max_length=TIMEZONE_MAX)
     count = serializers.IntegerField(min_value=1, max_value=50, default=NEXT_RUNS)
 

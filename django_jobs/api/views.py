@@ -12,7 +12,6 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -26,6 +25,7 @@ from ..status import job_stats, runner_status
 from .errors import ServiceErrorsMixin
 from .filters import HistoryFilter, JobFilter
 from .pagination import CappedCountPagination
+from .parsers import BoundedJSONParser
 from .permissions import configured_permissions
 from .schema import OpenApiResponse, OpenApiTypes, extend_schema, extend_schema_view
 from .serializers import (
@@ -65,7 +65,8 @@ class JobsAPIView(ServiceErrorsMixin):
     rather than when this module was imported.
     """
 
-    parser_classes = [JSONParser]  # the API's types (any JSON data, strict integers) are JSON
+    # The API's types (any JSON data, strict integers) are JSON; its depth is bounded.
+    parser_classes = [BoundedJSONParser]
 
     def get_authenticators(self) -> list[Any]:
         return [auth() for auth in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
