@@ -1,5 +1,5 @@
 """Mount with ``path("api/", include("django_jobs.urls"))``; every route works with or
-without its trailing slash.
+without its trailing slash, and any other path under ``jobs/`` is a JSON 404.
 
 With drf-spectacular in ``INSTALLED_APPS`` the same include also serves the OpenAPI
 schema (``schema``) and Swagger UI (``docs``); without it those routes do not exist.
@@ -9,7 +9,13 @@ from django.apps import apps
 from django.urls import URLPattern, URLResolver, re_path
 from rest_framework.routers import SimpleRouter
 
-from .api.views import JobViewSet, RunnerStartView, RunnerStopView, RunnerView
+from .api.views import (
+    JobViewSet,
+    RunnerStartView,
+    RunnerStopView,
+    RunnerView,
+    UnknownRouteView,
+)
 
 app_name = "django_jobs"
 
@@ -44,4 +50,5 @@ urlpatterns = [
     re_path(r"^jobs/runner/stop/?$", RunnerStopView.as_view(), name="runner-stop"),
     *router.urls,
     *openapi_urls(),
+    re_path(r"^jobs(?:/.*)?$", UnknownRouteView.as_view(), name="unknown-route"),  # keep last
 ]

@@ -298,3 +298,36 @@ def test_a_body_over_the_upload_limit_is_a_json_400(api, target, method, url):
 def test_a_body_under_the_upload_limit_still_works(api):
     with override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=1000):
         assert send(api, "POST", JOBS, {"handler": "echo"}).status_code == 201
+
+
+# The API answers JSON, always ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("endpoint", ["create", "patch", "bulk"])
+def test_an_error_echoing_a_lone_surrogate_is_still_json(api, target, endpoint):
+    before = rows()
+    response = write(api, target, endpoint, {"\ud800": 1})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert "unknown field" in json.dumps(response.json())
+    assert rows() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "jobs/1/nope"),
+        ("POST", "jobs/%2F"),
+        ("DELETE", "jobs//"),
+        ("PATCH", "jobs/1/history/2"),
+        ("GET", "jobs/runner/start/now"),
+    ],
+)
+def test_an_unknown_path_under_jobs_is_a_json_404(api, method, path):
+    response = api.generic(method, f"/api/{path}")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No such route in this API."}
+
+
+def test_an_unknown_path_under_jobs_still_needs_staff(anon_api):
+    assert anon_api.get("/api/jobs/1/nope").status_code in (401, 403)

@@ -11,6 +11,7 @@ from typing import Any
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +28,7 @@ from .filters import HistoryFilter, JobFilter
 from .pagination import CappedCountPagination
 from .parsers import BoundedJSONParser
 from .permissions import configured_permissions
+from .renderers import with_safe_json
 from .schema import OpenApiResponse, OpenApiTypes, extend_schema, extend_schema_view
 from .serializers import (
     BulkJobSerializer,
@@ -73,6 +75,9 @@ class JobsAPIView(ServiceErrorsMixin):
 
     def get_permissions(self) -> list[Any]:
         return configured_permissions()
+
+    def get_renderers(self) -> list[Any]:
+        return with_safe_json(super().get_renderers())
 
 
 def _operation(name: str, summary: str, **kwargs: Any) -> Any:
@@ -344,3 +349,13 @@ class RunnerStopView(JobsAPIView, APIView):
     def post(self, request: Request) -> Response:
         steering.set_runner(False)
         return Response(RunnerSerializer(runner_status()).data)
+
+
+@extend_schema(exclude=True)
+class UnknownRouteView(JobsAPIView, APIView):
+    """Anything else under ``jobs/``: this API's JSON 404 rather than Django's HTML page."""
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise NotFound("No such route in this API.")
+
+    post = put = patch = delete = head = options = get
