@@ -128,34 +128,48 @@ deep = st.integers(min_value=1, max_value=120).flatmap(
 )
 values = st.one_of(scalars, json_values, deep)
 
-FIELDS = [
-    "name",
-    "handler",
-    "data",
-    "schedule",
-    "timezone",
-    "max_attempts",
-    "run_at",
-    "queue",
-    "priority",
-    "timeout",
-    "misfire_grace",
-    "allow_overlap",
-    "status",
-    "id",
-    "\x00",
-]
-handlers = st.one_of(st.sampled_from(["echo", "noop", "add", "nope"]), texts)
+# Values each field accepts: a body is built from these, then some fields are made hostile,
+# so that most hostile values travel next to valid ones as far as the database.
+GOOD = {
+    "name": st.sampled_from(["report", "nightly report", "Ünïcødé \U0001f4a5"]),
+    "data": st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+        max_leaves=8,
+    ),
+    "schedule": st.sampled_from(["", "10m", "*/5 * * * *"]),
+    "timezone": st.sampled_from(["", "UTC", "Asia/Kathmandu"]),
+    "max_attempts": st.integers(min_value=1, max_value=5),
+    "run_at": st.sampled_from(["2030-01-01T06:00:00+01:00", "2020-02-29T23:59:59Z"]),
+    "queue": st.sampled_from(["default", "emails"]),
+    "priority": st.integers(min_value=-5, max_value=5),
+    "timeout": st.floats(min_value=0.5, max_value=3600),
+    "misfire_grace": st.floats(min_value=0.5, max_value=3600),
+    "allow_overlap": st.booleans(),
+}
+HOSTILE = {field: values for field in GOOD}
+BAD_TEXT = st.sampled_from(["\x00", "a\x00", "\ud800", "x\udfff", "\udc00\ud800"])
+HOSTILE["data"] = st.one_of(
+    BAD_TEXT.flatmap(lambda bad: st.sampled_from([bad, {bad: 1}, {"k": [1, bad]}, [[{"x": bad}]]])),
+    json_values,
+    deep,
+)
+HOSTILE["handler"] = st.one_of(st.sampled_from(["nope", ""]), values)
+HOSTILE.update({extra: values for extra in ("status", "id", "\x00", "\ud800")})
 
 
-def job_body(handler_required):
-    fields = st.dictionaries(st.sampled_from(FIELDS), values, max_size=5)
-    if not handler_required:
-        return fields
-    return st.tuples(handlers, fields).map(lambda pair: {"handler": pair[0], **pair[1]})
+@st.composite
+def job_body(draw, handler_required=True):
+    """Some valid fields, then zero to two of them (or unknown keys) made hostile."""
+    body = draw(st.fixed_dictionaries({}, optional=GOOD))
+    if handler_required or draw(st.booleans()):
+        body["handler"] = draw(st.sampled_from(["echo", "noop", "add"]))
+    for field in draw(st.lists(st.sampled_from(sorted(HOSTILE)), max_size=2, unique=True)):
+        body[field] = draw(HOSTILE[field])
+    return body
 
 
-bodies = job_body(handler_required=True)
+bodies = job_body()
 raw_bodies = st.one_of(values, st.binary(max_size=60).map(lambda b: Raw(b.decode("latin-1"))))
 
 
