@@ -238,7 +238,10 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
     @_operation(
         "bulk_create",
         "Create many one-time jobs: all of them or none",
-        description="At most DJANGO_JOBS['API_MAX_BULK'] jobs; errors are keyed by index.",
+        description=(
+            "From 1 to DJANGO_JOBS['API_MAX_BULK'] jobs (an empty or longer list is a 400); "
+            "errors are keyed by index."
+        ),
         request=BulkJobSerializer(many=True),
         responses={
             201: JobSerializer(many=True),
