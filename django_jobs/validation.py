@@ -98,80 +98,84 @@ def data_json(data: Any, *, limit: int | None = None) -> str:
 
     Refused: nesting deeper than ``DATA_DEPTH_MAX``, NUL characters and lone
     surrogates in any string or key (PostgreSQL's ``jsonb`` and MariaDB's JSON
-    check refuse them), and anything ``json`` cannot encode.
+    check refuse them), and anything ``json`` cannot encode. The checks read the
+    encoded text; only a suspect one is walked, to say where the fault is.
     """
-    _check_tree(data)
     try:
         encoded = json.dumps(data, allow_nan=False)
+    except RecursionError:
+        raise InvalidJob("data", DEPTH_MESSAGE) from None
     except (TypeError, ValueError) as exc:
         raise InvalidJob("data", f"data must be JSON-serialisable: {exc}") from None
+    if json_too_deep(encoded, DATA_DEPTH_MAX):
+        raise InvalidJob("data", DEPTH_MESSAGE)
+    if _SUSPECT_ESCAPE.search(encoded):
+        _check_strings(data)
     if limit is not None and len(encoded.encode()) > limit:
         raise InvalidJob("data", f"data must be at most {limit} bytes of JSON")
     return encoded
 
 
-def _check_tree(data: Any) -> None:
-    """Walk ``data`` without recursion, so any depth is refused rather than overflowing."""
-    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(data, 0, ())]
-    while stack:
-        value, depth, path = stack.pop()
-        if isinstance(value, str):
-            _check_text(value, path, "a string")
-            continue
-        if isinstance(value, dict):
-            items = list(value.items())
-            for key, _ in items:
-                if isinstance(key, str):
-                    _check_text(key, (*path, key), "a key")
-        elif isinstance(value, (list, tuple)):
-            items = list(enumerate(value))
-        else:
-            continue
-        if depth + 1 > DATA_DEPTH_MAX:
-            raise InvalidJob("data", f"data must be nested at most {DATA_DEPTH_MAX} levels deep")
-        stack.extend((item, depth + 1, (*path, key)) for key, item in items)
-
-
+DEPTH_MESSAGE = f"data must be nested at most {DATA_DEPTH_MAX} levels deep"
+# How json.dumps (ASCII output) writes a NUL or any surrogate; emoji are surrogate pairs.
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|d[89a-f])")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def _check_strings(data: Any) -> None:
+    """Find the string or key holding a NUL or a lone surrogate, if one does."""
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            _check_text(value, path, "a string")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str):
+                    _check_text(key, (*path, key), "a key")
+                stack.append((item, (*path, key)))
+        elif isinstance(value, (list, tuple)):
+            stack.extend((item, (*path, index)) for index, item in enumerate(value))
+
+
 def _check_text(text: str, path: tuple[Any, ...], what: str) -> None:
-    if text.isascii() and "\x00" not in text:
+    if "\x00" in text:
+        fault = "a NUL character (\\u0000)"
+    elif _SURROGATE.search(text):
+        fault = "a lone surrogate (\\ud800-\\udfff): not Unicode text"
+    else:
         return
     where = "data" + "".join(f"[{step!r}]" for step in path)
-    if "\x00" in text:
-        raise InvalidJob("data", f"{what} at {where} holds a NUL character (\\u0000)")
-    if _SURROGATE.search(text):
-        raise InvalidJob(
-            "data", f"{what} at {where} holds a lone surrogate (\\ud800-\\udfff): not Unicode text"
-        )
+    raise InvalidJob("data", f"{what} at {where} holds {fault}")
 
 
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
-def json_text_depth(text: str, limit: int) -> int:
-    """How deep JSON ``text`` nests, counted up to ``limit + 1`` without parsing it.
+def json_too_deep(text: str, limit: int) -> bool:
+    """Whether JSON ``text`` nests more than ``limit`` levels, found without parsing it.
 
     Parsers recurse once per level: checking this first keeps a deep body from
-    reaching the interpreter's recursion limit.
+    reaching the interpreter's recursion limit. Brackets inside strings do not
+    count; an unmatched closing bracket ends the count, as it ends any parse.
     """
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
-    depth = deepest = 0
-    for char in brackets:
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for char in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
         depth += 1 if char in "[{" else -1
-        if depth > deepest:
-            deepest = depth
-            if deepest > limit:
-                break
-    return deepest
+        if depth > limit:
+            return True
+        if depth < 0:
+            return False
+    return False
 
 
 def parse_data_text(text: str) -> Any:
     """Typed-in JSON (the admin's data field) parsed and checked like any ``data``."""
-    if json_text_depth(text, DATA_DEPTH_MAX) > DATA_DEPTH_MAX:
-        raise InvalidJob("data", f"data must be nested at most {DATA_DEPTH_MAX} levels deep")
+    if json_too_deep(text, DATA_DEPTH_MAX):
+        raise InvalidJob("data", DEPTH_MESSAGE)
     try:
         data = json.loads(text)
     except ValueError as exc:  # malformed, or a number too long to convert

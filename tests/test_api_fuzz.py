@@ -18,10 +18,13 @@ from urllib.parse import quote
 import pytest
 from django.db import transaction
 from django.utils import timezone
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from django_jobs.models import Job, JobHistory, Runner, Worker
+
+pytest.importorskip("hypothesis")
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 pytest_plugins = ["tests.api_fixtures"]
 pytestmark = pytest.mark.django_db

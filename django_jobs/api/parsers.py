@@ -14,7 +14,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser, get_encoding
 from rest_framework.utils import json
 
-from ..validation import DATA_DEPTH_MAX, json_text_depth
+from ..validation import DATA_DEPTH_MAX, json_too_deep
 
 # data's own levels, plus a bulk request's list and each item's object, with room to spare
 BODY_DEPTH_MAX = 2 * DATA_DEPTH_MAX + 2
@@ -30,7 +30,7 @@ class BoundedJSONParser(JSONParser):
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:
             raise ParseError(f"JSON parse error - the body is not {encoding} text: {exc}")
-        if json_text_depth(text, BODY_DEPTH_MAX) > BODY_DEPTH_MAX:
+        if json_too_deep(text, BODY_DEPTH_MAX):
             raise ParseError(f"JSON parse error - nested more than {BODY_DEPTH_MAX} levels deep")
         parse_constant = json.strict_constant if self.strict else None
         try:
