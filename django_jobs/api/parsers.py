@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser, get_encoding
+from rest_framework.parsers import JSONParser
 from rest_framework.utils import json
 
 from ..validation import DATA_DEPTH_MAX, json_too_deep
@@ -24,7 +25,7 @@ class BoundedJSONParser(JSONParser):
     """Strict JSON (no ``NaN``), at most ``BODY_DEPTH_MAX`` levels deep."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        encoding = get_encoding(parser_context or {})
+        encoding = _text_encoding(parser_context or {})
         raw = stream.read() if stream is not None else b""
         try:
             text = raw.decode(encoding)
@@ -37,3 +38,13 @@ class BoundedJSONParser(JSONParser):
             return json.loads(text, parse_constant=parse_constant)
         except ValueError as exc:  # malformed, or an integer too long to convert
             raise ParseError(f"JSON parse error - {exc}")
+
+
+def _text_encoding(parser_context: Any) -> str:
+    """The body's charset; only a text codec (``bz2_codec`` would inflate a small body)."""
+    encoding = parser_context.get("encoding") or settings.DEFAULT_CHARSET
+    try:
+        "".encode(encoding)
+    except (LookupError, UnicodeError):
+        raise ParseError(f"Unsupported charset {encoding!r} in the Content-Type header.")
+    return str(encoding)

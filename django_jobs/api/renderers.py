@@ -7,9 +7,14 @@ is rendered with every non-ASCII character escaped instead of failing with a 500
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.renderers import JSONRenderer
+
+
+class _ASCIIJSONRenderer(JSONRenderer):
+    ensure_ascii = True
 
 
 class JobsJSONRenderer(JSONRenderer):
@@ -17,13 +22,12 @@ class JobsJSONRenderer(JSONRenderer):
         self,
         data: Any,
         accepted_media_type: str | None = None,
-        renderer_context: dict[str, Any] | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
     ) -> bytes:
         try:
             return super().render(data, accepted_media_type, renderer_context)
         except UnicodeEncodeError:
-            self.ensure_ascii = True
-            return super().render(data, accepted_media_type, renderer_context)
+            return _ASCIIJSONRenderer().render(data, accepted_media_type, renderer_context)
 
 
 def with_safe_json(renderers: list[Any]) -> list[Any]:
