@@ -331,3 +331,13 @@ def test_an_unknown_path_under_jobs_is_a_json_404(api, method, path):
 
 def test_an_unknown_path_under_jobs_still_needs_staff(anon_api):
     assert anon_api.get("/api/jobs/1/nope").status_code in (401, 403)
+
+
+@pytest.mark.parametrize("charset", ["bz2_codec", "zlib_codec"])
+def test_a_body_in_a_charset_that_is_not_text_is_a_400(api, charset):
+    response = api.generic(
+        "POST", JOBS, b'{"handler": "echo"}', f"application/json; charset={charset}"
+    )
+    assert response.status_code == 400
+    assert "charset" in response.json()["detail"]
+    assert not Job.objects.exists()
