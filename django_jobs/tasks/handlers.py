@@ -64,11 +64,14 @@ def to_data(args: Any, kwargs: Any, backend: str) -> dict[str, Any]:
     return data
 
 
+_DATA_KEYS = frozenset(("args", "kwargs", "backend"))
+
+
 def from_data(data: Any, default_backend: str) -> tuple[list[Any], dict[str, Any], str]:
     """``(args, kwargs, backend alias)`` from a job's ``data``; a bad shape raises ValueError."""
     if data is None:
         data = {}
-    if not isinstance(data, dict) or set(data) - {"args", "kwargs", "backend"}:
+    if not isinstance(data, dict) or not _DATA_KEYS.issuperset(data):
         raise ValueError(
             'a task\'s data must be {"args": [...], "kwargs": {...}} '
             f"(optionally with a 'backend' alias), got {str(data)[:200]!r}"
@@ -85,17 +88,17 @@ def from_data(data: Any, default_backend: str) -> tuple[list[Any], dict[str, Any
 def run_task(path: str, data: Any, ctx: Any) -> Any:
     """Run the task behind a job: what the worker calls for an attempt."""
     from . import results
+    from .backend import JobsBackend
 
     task = _tasks[path]
     args, kwargs, alias = from_data(data, task.backend)
-    backend = task_backends[alias]
     result = None
     if task.takes_context:
         # The context is the stored result, read when the attempt starts.
-        result = backend.get_result(str(ctx.job_id))
-    if task_started.has_listeners():
+        result = task_backends[alias].get_result(str(ctx.job_id))
+    if task_started.receivers:
         started = result or results.snapshot(task, ctx.job_id, args, kwargs, alias, ctx.attempt)
-        task_started.send(sender=type(backend), task_result=started)
+        task_started.send(sender=JobsBackend, task_result=started)
     if task.takes_context:
         value = task.call(TaskContext(task_result=result), *args, **kwargs)
     else:
@@ -105,6 +108,8 @@ def run_task(path: str, data: Any, ctx: Any) -> Any:
 
 def returnable(value: Any) -> Any:
     """A return value JSON can hold, as Django normalises it; anything else fails the attempt."""
+    if value is None or type(value) in (str, int, bool):
+        return value
     value = normalize_json(value)
     try:
         json.dumps(value, allow_nan=False)

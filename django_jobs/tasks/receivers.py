@@ -31,7 +31,7 @@ def _failed(
 
 def _finished(job: Any, attempt: int, status: Any, **outcome: Any) -> None:
     task = task_for(job.handler)
-    if task is None or not task_finished.has_listeners():
+    if task is None or not task_finished.receivers:
         return
     from .backend import JobsBackend
     from .results import snapshot

@@ -157,26 +157,30 @@ def snapshot(
     """A result built without reading the database, for ``task_started`` and ``task_finished``.
 
     Status, arguments, attempts and the attempt's own outcome are right; earlier
-    attempts' errors and workers are not read: ``refresh()`` reads them.
+    attempts' errors and workers are not read: ``refresh()`` reads them. The
+    arguments come from stored JSON, so they need none of ``__init__``'s
+    normalising: this is sent for every attempt and builds the result directly.
     """
     now = timezone.now()
     finished = status in (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
-    result = TaskResult(
-        task=task,
-        id=str(job_id),
-        status=status,
-        enqueued_at=None,
-        started_at=started_at or now,
-        finished_at=now if finished else None,
-        last_attempted_at=started_at or now,
-        args=args,
-        kwargs=kwargs,
-        backend=alias,
-        errors=[error_of(error)] if error else [],
-        worker_ids=[""] * max(0, attempt - 1) + [worker],
-    )
-    if status == TaskResultStatus.SUCCESSFUL:
-        object.__setattr__(result, "_return_value", return_value)
+    fields = {
+        "task": task,
+        "id": str(job_id),
+        "status": status,
+        "enqueued_at": None,
+        "started_at": started_at or now,
+        "finished_at": now if finished else None,
+        "last_attempted_at": started_at or now,
+        "args": args,
+        "kwargs": kwargs,
+        "backend": alias,
+        "errors": [error_of(error)] if error else [],
+        "worker_ids": [""] * max(0, attempt - 1) + [worker],
+        "_return_value": return_value if status == TaskResultStatus.SUCCESSFUL else None,
+    }
+    result = TaskResult.__new__(TaskResult)
+    for name, value in fields.items():
+        object.__setattr__(result, name, value)
     return result
 
 
