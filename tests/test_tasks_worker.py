@@ -331,3 +331,29 @@ def test_runjobs_discovers_tasks_modules(worker_env, manage_cmd):
     assert proc.returncode == 0, proc.stderr.decode()
     result.refresh()
     assert (result.status, result.return_value) == (TaskResultStatus.SUCCESSFUL, 42)
+
+
+def test_task_jobs_show_in_the_api_and_the_admin(admin_client):
+    from django.urls import reverse
+
+    result = tasks.calculate.enqueue(1, 2)
+    run()
+    body = admin_client.get(f"/api/jobs/{result.id}").json()
+    assert body["handler"] == "tests.taskapp.tasks.calculate"
+    assert body["data"] == {"args": [1, 2], "kwargs": {}, "backend": "default"}
+    assert body["status"] == "completed"
+    handlers = {h["name"] for h in admin_client.get("/api/jobs/handlers").json()}
+    assert "tests.taskapp.tasks.calculate" in handlers
+    page = admin_client.get(reverse("admin:django_jobs_job_change", args=[int(result.id)]))
+    assert page.status_code == 200
+    assert b"tests.taskapp.tasks.calculate" in page.content
+
+
+def test_a_failed_task_retried_through_steering_runs_again():
+    result = tasks.once.enqueue()
+    run()
+    result.refresh()
+    assert result.status == TaskResultStatus.FAILED
+    steering.retry(int(result.id))
+    result.refresh()
+    assert result.status == TaskResultStatus.READY
