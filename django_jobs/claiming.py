@@ -13,13 +13,14 @@ unique (job, slot, attempt) makes a second run of the same slot impossible.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connections, transaction
+from django.db import connections, transaction
 
-from . import columns
+from . import columns, faults
 from .bulk import insert_returning_ids, update_rows
 from .completion import save_history
 from .conf import jobs_settings
@@ -29,6 +30,8 @@ from .statements import fetch_all
 # The partial index on pending jobs that every claim reads (models.Job.Meta).
 CLAIM_INDEX = "django_jobs_claim_idx"
 
+logger = logging.getLogger("django_jobs.worker")
+
 
 def claim(
     worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, using: str
@@ -37,13 +40,77 @@ def claim(
     if limit <= 0:
         return []
     vendor = connections[using].vendor
-    if vendor == "postgresql":
-        # One statement claims and writes the history rows: no BEGIN/COMMIT round trips.
-        jobs = _claim_returning(worker, queues, limit, now, using)
-    else:
-        with transaction.atomic(using=using):
-            jobs = claim_in_transaction(worker, queues, limit, now, using)
+    try:
+        if vendor == "postgresql":
+            # One statement claims and writes the history rows: no BEGIN/COMMIT round trips.
+            jobs = _claim_returning(worker, queues, limit, now, using)
+        else:
+            with transaction.atomic(using=using):
+                jobs = claim_in_transaction(worker, queues, limit, now, using)
+    except Exception as exc:
+        if not faults.refused(exc, using):
+            raise
+        return claim_one_by_one(worker, queues, limit, now, using)
     return after_claim(jobs, now, using)
+
+
+def claim_one_by_one(
+    worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, using: str
+) -> list[Job]:
+    """Claim due jobs one at a time; a job the database refuses to start fails alone.
+
+    The batch claim failed on the values of one of its rows (a row edited by
+    hand whose attempt is already in history, ``data`` that MariaDB's JSON
+    check now refuses): each job is claimed in a savepoint of its own, and
+    the one refused is failed with what the database said.
+    """
+    history = _history_maker(worker, now)
+    jobs = []
+    with transaction.atomic(using=using):
+        due = Job.objects.using(using).due(now)
+        if queues:
+            due = due.filter(queue__in=queues)
+        for job in due.select_for_update(skip_locked=True)[:limit]:
+            try:
+                with transaction.atomic(using=using):
+                    _mark_running([job.pk], worker, now, using)
+                    row = history(job, None)
+                    if row is not None:
+                        row.attempt = job.attempts + 1
+                        row.save(using=using, force_insert=True)
+            except Exception as exc:
+                if not faults.refused(exc, using):
+                    raise
+                _refuse(job, exc, now, using)
+                continue
+            _set_running(job, worker, now)
+            job.run_history = row
+            jobs.append(job)
+    return after_claim(jobs, now, using)
+
+
+def _refuse(job: Job, exc: Exception, now: datetime, using: str) -> None:
+    """Fail a job the database refused to start; clear its ``data`` if that is what it refuses."""
+    error = f"the database refused to start this job: {faults.describe(exc)}"
+    logger.error("the database refused to start a job job=%s: %s", job.pk, error)
+    values = {
+        "status": JobStatus.FAILED,
+        "next_run_at": None,
+        "last_error": error,
+        "worker": None,
+        "started_at": None,
+        "updated_at": now,
+    }
+    pending = Job.objects.using(using).filter(pk=job.pk, status=JobStatus.PENDING)
+    try:
+        with transaction.atomic(using=using):
+            pending.update(**values)
+    except Exception as again:
+        if not faults.refused(again, using):
+            raise
+        values["last_error"] = f"{error}; data is not valid JSON: {str(job.data)[:1000]!r}"
+        with transaction.atomic(using=using):
+            pending.update(data=None, **values)
 
 
 def claim_in_transaction(
@@ -239,20 +306,22 @@ def _claim_locking(
     jobs = list(due.select_for_update(skip_locked=True)[:limit])
     if not jobs:
         return []
-    try:
-        with transaction.atomic(using=using):
-            _mark_running([job.pk for job in jobs], worker, now, using)
-    except IntegrityError:
-        jobs = _mark_running_one_by_one(jobs, worker, now, using)
-    for job in jobs:
-        job.status = JobStatus.RUNNING
-        job.worker_id = worker.pk
-        job.attempts += 1
-        job.started_at = job.last_run_at = job.updated_at = now
+    # MariaDB re-checks JSON_VALID(data) on every UPDATE: a row written by hand
+    # with the check turned off fails the batch, which ``claim_one_by_one`` retries.
+    _mark_running([job.pk for job in jobs], worker, now, using)
     history = _history_maker(worker, now)
     for job in jobs:
+        _set_running(job, worker, now)
         job.run_history = history(job, None)
     return jobs
+
+
+def _set_running(job: Job, worker: Worker, now: datetime) -> None:
+    """The claim's changes, on the instance (``_mark_running`` wrote them to the row)."""
+    job.status = JobStatus.RUNNING
+    job.worker_id = worker.pk
+    job.attempts += 1
+    job.started_at = job.last_run_at = job.updated_at = now
 
 
 def _mark_running(ids: list[int], worker: Worker, now: datetime, using: str) -> None:
@@ -264,32 +333,6 @@ def _mark_running(ids: list[int], worker: Worker, now: datetime, using: str) -> 
         last_run_at=now,
         updated_at=now,
     )
-
-
-def _mark_running_one_by_one(
-    jobs: list[Job], worker: Worker, now: datetime, using: str
-) -> list[Job]:
-    """MariaDB re-checks ``JSON_VALID(data)`` on every UPDATE of a row.
-
-    A row whose ``data`` was written by hand with the check turned off cannot
-    be updated at all, so it would fail every batch it is in and stall the
-    queue. Such a row is failed on its own, its text kept in ``last_error``.
-    """
-    claimed = []
-    for job in jobs:
-        try:
-            with transaction.atomic(using=using):
-                _mark_running([job.pk], worker, now, using)
-            claimed.append(job)
-        except IntegrityError:
-            Job.objects.using(using).filter(pk=job.pk).update(
-                data=None,
-                status=JobStatus.FAILED,
-                next_run_at=None,
-                last_error=f"data is not valid JSON: {str(job.data)[:1000]!r}",
-                updated_at=now,
-            )
-    return claimed
 
 
 def _plus_one():

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from django.db import connections, transaction
 
-from . import columns, signals
+from . import columns, faults, signals
 from .bulk import update_rows
 from .execution import Outcome
 from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
@@ -33,19 +33,119 @@ class Finished:
     outcome: Outcome
     history_status: str = ""
     will_retry: bool = False
+    # The attempt's number: the job's own count changes with its transition.
+    attempt: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.attempt:
+            self.attempt = self.job.attempts
 
 
 def finish(worker: Worker, items: Sequence[Finished], now: datetime, using: str) -> list[Finished]:
-    """Apply outcomes to their jobs and history rows; returns the ones that were applied."""
+    """Apply outcomes to their jobs and history rows; returns the ones that were applied.
+
+    When the database refuses a value of the batch, the batch is written row
+    by row, and the rows it refuses fail their jobs (``finish_one_by_one``).
+    """
     if not items:
         return []
     by_id = {item.job.pk: item for item in items}
-    if connections[using].vendor == "postgresql":
-        applied = _finish_in_one_statement(worker, by_id, now, using)
-    else:
-        with transaction.atomic(using=using):
-            applied = finish_in_transaction(worker, by_id, now, using)
+    try:
+        if connections[using].vendor == "postgresql":
+            applied = _finish_in_one_statement(worker, by_id, now, using)
+        else:
+            with transaction.atomic(using=using):
+                applied = finish_in_transaction(worker, by_id, now, using)
+    except Exception as exc:
+        if not faults.refused(exc, using):
+            raise
+        return finish_one_by_one(worker, items, now, using)
     return after_finish(by_id, applied)
+
+
+def finish_one_by_one(
+    worker: Worker, items: Sequence[Finished], now: datetime, using: str
+) -> list[Finished]:
+    """Write each outcome in a transaction of its own; a refused one fails its job.
+
+    The jobs are read again first: the failed batch changed them in memory
+    only, and each transition must start from the row as it is.
+    """
+    by_id = {item.job.pk: item for item in items}
+    _reload(worker, by_id, using)
+    applied: list[Finished] = []
+    for pk, item in by_id.items():
+        try:
+            with transaction.atomic(using=using):
+                applied += finish_in_transaction(worker, {pk: item}, now, using)
+        except Exception as exc:
+            if not faults.refused(exc, using):
+                raise
+            _reload(worker, {pk: item}, using)
+            if _write_refusal(worker, item, exc, now, using):
+                applied.append(item)
+    return after_finish(by_id, applied)
+
+
+def _reload(worker: Worker, by_id: dict[int, Finished], using: str) -> None:
+    """Replace each item's job by its row as stored, keeping the attempt's history row."""
+    rows = Job.objects.using(using).filter(
+        pk__in=list(by_id), worker_id=worker.pk, status=JobStatus.RUNNING
+    )
+    for job in rows:
+        item = by_id[job.pk]
+        job.run_history = getattr(item.job, "run_history", None)  # type: ignore[attr-defined]
+        item.job = job
+
+
+def _write_refusal(worker: Worker, item: Finished, exc: Exception, now: datetime, using: str):
+    """Fail the attempt whose outcome the database refused, saying what it refused.
+
+    The job is not retried: its handler would most likely produce the same
+    output again. Where even that write is refused (a row whose ``data`` the
+    database's own check now rejects), its ``data`` is cleared as well.
+    """
+    refusal = f"the database refused this attempt's outcome: {faults.describe(exc)}"
+    outcome = item.outcome
+    item.outcome = Outcome(
+        outcome.job_id,
+        False,
+        outcome.started_at,
+        outcome.finished_at,
+        outcome.duration_ms,
+        error=refusal,
+    )
+    for clear_data in (False, True):
+        try:
+            with transaction.atomic(using=using):
+                return _write_failure(worker, item, now, using, clear_data)
+        except Exception as again:
+            if not faults.refused(again, using) or clear_data:
+                raise
+    return False
+
+
+def _write_failure(worker: Worker, item: Finished, now: datetime, using: str, clear_data: bool):
+    job = item.job
+    owned = Job.objects.using(using).filter(
+        pk=job.pk, worker_id=worker.pk, status=JobStatus.RUNNING
+    )
+    if not owned.select_for_update().exists():
+        return False
+    job.mark_failed(now, item.outcome.error, None)
+    job.updated_at = now
+    item.will_retry, item.history_status = False, RunStatus.FAILED
+    fields = list(TRANSITION_FIELDS)
+    if clear_data:
+        job.data = None
+        fields.append("data")
+    attnames = [Job._meta.get_field(name).attname for name in fields]
+    owned.update(**{attname: getattr(job, attname) for attname in attnames})
+    row = getattr(job, "run_history", None)
+    if row is not None:
+        _fill_history(row, item)
+        save_history([row], using)
+    return True
 
 
 def after_finish(by_id: dict[int, Finished], applied: list[Finished]) -> list[Finished]:
@@ -226,11 +326,14 @@ def _transition(item: Finished, cancel_requested: bool, now: datetime) -> None:
 
 
 def _fill_history(row: JobHistory, item: Finished) -> None:
+    outcome = item.outcome
     row.status = item.history_status
-    row.completed_at = item.outcome.finished_at
-    row.error = item.outcome.error
-    row.result = item.outcome.result
-    row.duration = item.outcome.duration_ms
+    row.completed_at = outcome.finished_at
+    row.error = f"{outcome.error}\n\n{outcome.note}" if outcome.note else outcome.error
+    if outcome.note and not outcome.error:
+        row.error = outcome.note
+    row.result = outcome.result
+    row.duration = outcome.duration_ms
 
 
 def _history_rows(applied: list[Finished]) -> list[JobHistory]:

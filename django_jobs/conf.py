@@ -30,6 +30,9 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_TIMEOUT": 30.0,
     # Seconds between heartbeats; None means WORKER_TIMEOUT / 6.
     "HEARTBEAT_INTERVAL": None,
+    # Seconds a worker retries a database step that fails for a reason other than a
+    # lost connection before it stops claiming and says why.
+    "STALL_TIMEOUT": 60.0,
     "CONCURRENCY": 10,
     # Largest number of jobs one claim statement takes.
     "BATCH_SIZE": 100,

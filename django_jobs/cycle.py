@@ -15,13 +15,15 @@ from datetime import datetime
 
 from django.db import connections, transaction
 
-from .claiming import after_claim, claim_ctes, claim_in_transaction, rows_to_jobs
+from . import faults
+from .claiming import after_claim, claim, claim_ctes, claim_in_transaction, rows_to_jobs
 from .completion import (
     Finished,
     after_finish,
     applied_outcomes,
     finish_ctes,
     finish_in_transaction,
+    finish_one_by_one,
 )
 from .models import Job, Worker
 from .statements import fetch_all
@@ -36,6 +38,24 @@ def finish_and_claim(
     using: str,
 ) -> tuple[list[Finished], list[Job]]:
     """Write ``items`` and claim up to ``limit`` jobs; returns (applied outcomes, claimed jobs)."""
+    try:
+        return _finish_and_claim(worker, items, queues, limit, now, using)
+    except Exception as exc:
+        if not faults.refused(exc, using):
+            raise
+    # A value of the batch was refused: outcomes row by row, then the claim on its own.
+    applied = finish_one_by_one(worker, items, now, using)
+    return applied, claim(worker, queues, limit, now, using)
+
+
+def _finish_and_claim(
+    worker: Worker,
+    items: Sequence[Finished],
+    queues: Sequence[str] | None,
+    limit: int,
+    now: datetime,
+    using: str,
+) -> tuple[list[Finished], list[Job]]:
     by_id = {item.job.pk: item for item in items}
     if connections[using].vendor != "postgresql":
         with transaction.atomic(using=using):

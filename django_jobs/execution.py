@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 import traceback
@@ -16,6 +15,7 @@ from django.utils import timezone
 
 from .models import UnreadableData
 from .registry import registry
+from .storable import storable_result, storable_text
 
 logger = logging.getLogger("django_jobs.job")
 
@@ -64,6 +64,8 @@ class JobContext:
 
 @dataclass
 class Outcome:
+    """What one attempt did; its text and result are already storable (``storable``)."""
+
     job_id: int
     ok: bool
     started_at: datetime
@@ -71,6 +73,20 @@ class Outcome:
     duration_ms: int
     result: Any = None
     error: str = ""
+    # What was changed to make the output storable, for the history row.
+    note: str = ""
+
+    @property
+    def error_type(self) -> str:
+        """The exception's class name: the error text starts with it."""
+        head = self.error.split(":", 1)[0]
+        return head if head.isidentifier() else ""
+
+    @property
+    def error_message(self) -> str:
+        """The first line of the error, after its type."""
+        first = self.error.split("\n", 1)[0]
+        return first.split(": ", 1)[1] if ": " in first else first
 
 
 def execute(handler_name: str, data: Any, ctx: JobContext) -> Outcome:
@@ -87,9 +103,11 @@ def execute(handler_name: str, data: Any, ctx: JobContext) -> Outcome:
             value = asyncio.run(entry.handler(*args))
         else:
             value = entry.handler(*args)
-        outcome = Outcome(ctx.job_id, True, started, timezone.now(), 0, result=jsonable(value))
+        result, note = storable_result(value)
+        outcome = Outcome(ctx.job_id, True, started, timezone.now(), 0, result=result, note=note)
     except BaseException as exc:
-        outcome = Outcome(ctx.job_id, False, started, timezone.now(), 0, error=format_error(exc))
+        error, note = storable_text(format_error(exc))
+        outcome = Outcome(ctx.job_id, False, started, timezone.now(), 0, error=error, note=note)
         if isinstance(exc, DatabaseError):
             _discard_broken_connections()
     outcome.duration_ms = int((time.perf_counter() - clock) * 1000)
@@ -98,17 +116,12 @@ def execute(handler_name: str, data: Any, ctx: JobContext) -> Outcome:
 
 
 def format_error(exc: BaseException) -> str:
-    detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return f"{type(exc).__name__}: {exc}\n\n{detail}"
-
-
-def jsonable(value: Any) -> Any:
-    """The value if JSON can hold it; otherwise its text, with a note saying so."""
     try:
-        json.dumps(value, allow_nan=False)
-        return value
-    except (TypeError, ValueError) as exc:
-        return {"repr": repr(value)[:10_000], "note": f"result is not JSON-serialisable: {exc}"}
+        message = str(exc)
+        detail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception as failure:  # a broken __str__, an integer too long to print
+        message = detail = f"<the error cannot be shown: {type(failure).__name__}: {failure}>"
+    return f"{type(exc).__name__}: {message}\n\n{detail}"
 
 
 def _end_open_transactions() -> None:

@@ -256,11 +256,11 @@ class Job(models.Model):
         self.status = JobStatus.CANCELLED
         self.next_run_at = None
 
-    def mark_interrupted(self, now: datetime) -> None:
-        """Put back a job whose worker stopped before it finished."""
+    def mark_unstarted(self) -> None:
+        """Give back a claim whose handler never started: that attempt does not count."""
         self._release()
         self.status = JobStatus.PENDING
-        self.next_run_at = now
+        self.attempts = max(0, self.attempts - 1)
 
     def mark_missed(self, now: datetime) -> None:
         """Skip a slot older than the misfire grace and wait for the next one."""

@@ -15,24 +15,28 @@ import random
 import signal
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import ParamSpec, TypeVar
 
-from django.db import DatabaseError, InterfaceError, connections, router
+from django.db import connections, router
 from django.utils import timezone
 
 from . import claiming, cycle, liveness, notify, overlap, pruning, signals, steering
 from .completion import Finished, finish
 from .conf import jobs_settings
 from .execution import JobContext, Outcome, execute
+from .guard import Guard
 from .models import TRANSITION_FIELDS, Job, JobHistory, RunStatus
 from .models import Worker as WorkerRow
 from .pool import ProcessPool
 
 logger = logging.getLogger("django_jobs.worker")
 
-DB_ERRORS = (DatabaseError, InterfaceError)
+P = ParamSpec("P")
+T = TypeVar("T")
 # Seconds between a worker's pruning rounds when RETENTION_DAYS is set.
 PRUNE_EVERY = 60.0
 # Jobs averaging less than this (ms) are claimed ahead of free slots.
@@ -41,6 +45,7 @@ PREFETCH_BELOW_MS = 20.0
 PREFETCH_ROUNDS = 5
 # ... unless one of its jobs has been running this long (seconds).
 PREFETCH_STALL_SECONDS = 1.0
+INTERRUPTED = "interrupted: the worker stopped before the job finished"
 
 
 @dataclass
@@ -110,15 +115,12 @@ class Worker:
         # Finished jobs waiting in _done that make the loop worth waking for.
         self._wake_after = 1
         self._stopping = threading.Event()
-        self._healthy = True
+        self._guard = Guard(self.using)
         self._runner_on = True
         self._next_tick = 0.0
         self._next_prune = 0.0
-        self._db_backoff = 0.0
         self._free_before_claim = 0
         self._recent_ms: float | None = None
-        self._recover_after = 0.0
-        self._lost_connection = False
         self._listener: notify.Listener | None = None
 
     # Life cycle ------------------------------------------------------------
@@ -146,7 +148,7 @@ class Worker:
                 if took and took == self._free_before_claim:
                     continue  # there is probably more due right now
                 self._sleep()
-                if self._retire_due():
+                if self._retire_due() or self.halted:
                     self.stop()
         finally:
             self.shutdown()
@@ -159,7 +161,7 @@ class Worker:
         now = now or timezone.now()
         self.start()
         try:
-            while True:
+            while not self.halted:
                 if self.loop(now):
                     continue
                 if not self._inflight and not self._unsaved:
@@ -182,6 +184,23 @@ class Worker:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
+    @property
+    def halted(self) -> str:
+        """Why the worker stopped claiming after a step kept failing ("" while it has not)."""
+        return self._guard.halted
+
+    @property
+    def _healthy(self) -> bool:
+        return self._guard.healthy
+
+    @property
+    def _lost_connection(self) -> bool:
+        return self._guard.lost_connection
+
+    @_lost_connection.setter
+    def _lost_connection(self, lost: bool) -> None:
+        self._guard.lost_connection = lost
+
     def shutdown(self, grace: float | None = -1.0) -> None:
         """Wait for in-flight jobs (``grace`` seconds, None: forever), put back the rest."""
         if grace is not None and grace < 0:
@@ -190,6 +209,8 @@ class Worker:
         while self._active() or self._unsaved:
             if deadline is not None and time.monotonic() >= deadline:
                 break
+            if self.halted and not self._active():
+                break  # what is left cannot be written: peers recover those jobs
             self._wake.wait(0.05)
             self._wake.clear()
             self._safely(self._collect, timezone.now())
@@ -236,7 +257,7 @@ class Worker:
         return claimed
 
     def _claim(self, now: datetime) -> int:
-        if self._stopping.is_set() or not (self._healthy and self._runner_on):
+        if self._stopping.is_set() or self.halted or not (self._healthy and self._runner_on):
             return 0
         free = min(self._capacity() - self._busy(), self.batch_size)
         if self.max_jobs is not None:
@@ -341,6 +362,9 @@ class Worker:
             ms = item.outcome.duration_ms
             self._recent_ms = ms if self._recent_ms is None else 0.8 * self._recent_ms + 0.2 * ms
         for item in applied:
+            if item.history_status == RunStatus.FAILED:
+                _log_failure(item)
+                continue
             logger.info(
                 "job finished job=%s handler=%s status=%s duration_ms=%d",
                 item.job.pk,
@@ -377,22 +401,23 @@ class Worker:
     def _tick(self, now: datetime) -> None:
         """Heartbeat, runner switch, cancel requests and recovery, every heartbeat interval."""
         clock = time.monotonic()
-        if clock < self._next_tick:
+        guard = self._guard
+        if clock < self._next_tick and guard.healthy:
             return
         self._next_tick = clock + jobs_settings.heartbeat_interval
         if not liveness.heartbeat(self.row, self.using):
             logger.error("worker %s was declared dead; registering again", self.row.name)
             self.row = liveness.register(self.queues, self.concurrency, self.using)
-        self._healthy = True
+        guard.healthy = True
         self._runner_on = steering.runner_running()
         for pk in liveness.cancel_requests(self.row, self.using):
             if pk in self._inflight:
                 self._cancel(self._inflight[pk])
-        if self._lost_connection:
+        if guard.lost_connection:
             known = set(self._inflight) | {item.job.pk for item in self._unsaved}
             liveness.recover_unconfirmed(self.row, known, now, self.using)
-            self._lost_connection = False
-        if clock >= self._recover_after:
+            guard.lost_connection = False
+        if clock >= guard.recover_after:
             liveness.recover_lost(now, self.using)
         self._prune(clock)
 
@@ -410,24 +435,33 @@ class Worker:
             self._pool.kill(entry.future, "cancelled: the process running the job was killed")
 
     def _release_unfinished(self, now: datetime) -> None:
-        """Put back jobs that did not finish in the grace period, and the claimed-unstarted."""
+        """Put back jobs that did not finish in the grace period, and the claimed-unstarted.
+
+        An attempt that started counts: it is failed as interrupted, and the
+        job runs again only if it has attempts left (a job with
+        ``max_attempts=1`` runs at most once). A claimed job that never
+        started gives its attempt back, and its history row is removed.
+        """
         left = [entry for entry in self._inflight.values() if not entry.abandoned]
         if not left or self.row is None:
             return
         jobs = []
         for entry in left:
-            entry.future.cancel()
+            started = not entry.future.cancel()
             job = entry.job
             row = getattr(job, "run_history", None)
             if row is not None:
-                JobHistory.objects.using(self.using).filter(
+                written = JobHistory.objects.using(self.using).filter(
                     job_id=job.pk, attempt=row.attempt, scheduled_for=row.scheduled_for
-                ).update(
-                    status=RunStatus.FAILED,
-                    completed_at=now,
-                    error="interrupted: the worker stopped before the job finished",
                 )
-            job.mark_interrupted(now)
+                if started:
+                    written.update(status=RunStatus.FAILED, completed_at=now, error=INTERRUPTED)
+                else:
+                    written.delete()
+            if started:
+                job.mark_failed(now, INTERRUPTED, now)
+            else:
+                job.mark_unstarted()
             job.updated_at = now
             jobs.append(job)
         owned = Job.objects.using(self.using).filter(
@@ -483,8 +517,8 @@ class Worker:
     def _sleep(self) -> None:
         self._wake_after = self._completions_to_wait_for()
         timeout = self.poll_interval * random.uniform(0.9, 1.1)
-        if self._db_backoff:
-            timeout = max(timeout, self._db_backoff)
+        if self._guard.backoff:
+            timeout = max(timeout, self._guard.backoff)
         if self._inflight:
             timeout = min(timeout, 0.05) if self._expiring() else timeout
         self._wake.wait(timeout)
@@ -510,36 +544,8 @@ class Worker:
             return True
         return False
 
-    def _safely(self, fn, *args):
-        """Run a database step; on an outage, back off, reconnect later and carry on."""
-        try:
-            result = fn(*args)
-        except DB_ERRORS:
-            self._healthy = False
-            # Reconnect well within WORKER_TIMEOUT, so an outage the database
-            # recovers from quickly does not make live workers look dead.
-            timeout = float(jobs_settings.WORKER_TIMEOUT)
-            cap = min(30.0, max(0.5, timeout / 4))
-            self._db_backoff = min(cap, max(0.5, self._db_backoff * 2))
-            # Peers were cut off too: give them one WORKER_TIMEOUT to heartbeat
-            # again before declaring anybody dead.
-            self._recover_after = time.monotonic() + timeout
-            # A claim whose commit was cut off may have committed all the same.
-            self._lost_connection = True
-            logger.warning(
-                "database unavailable during %s; retrying in %.1fs",
-                getattr(fn, "__name__", fn),
-                self._db_backoff,
-                exc_info=True,
-            )
-            self._next_tick = 0.0
-            try:
-                connections[self.using].close()
-            except DB_ERRORS:
-                pass
-            return None
-        self._db_backoff = 0.0
-        return result
+    def _safely(self, step: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
+        return self._guard.run(step, *args, **kwargs)
 
 
 def _rss_mb() -> float:
@@ -553,6 +559,34 @@ def _rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _log_failure(item: Finished) -> None:
+    """One line a failed attempt: what failed, how, and whether it runs again."""
+    job, outcome = item.job, item.outcome
+    fields = {
+        "job_id": job.pk,
+        "job_name": job.name,
+        "handler": job.handler,
+        "queue": job.queue,
+        "attempt": item.attempt,
+        "max_attempts": job.max_attempts,
+        "error_type": outcome.error_type,
+        "error_message": outcome.error_message,
+        "will_retry": item.will_retry,
+        "duration_ms": outcome.duration_ms,
+    }
+    logger.warning(
+        "job failed job=%s handler=%s attempt=%d/%d error=%s: %s will_retry=%s",
+        job.pk,
+        job.handler,
+        item.attempt,
+        job.max_attempts,
+        outcome.error_type or "Error",
+        outcome.error_message,
+        item.will_retry,
+        extra=fields,
+    )
 
 
 @functools.cache

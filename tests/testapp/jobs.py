@@ -151,3 +151,14 @@ def mark_then_sleep(data):
         out.write(str(os.getpid()))
     time.sleep(float(data.get("seconds", 30)))
     return None
+
+
+@handler
+def emit(data):
+    """Return or raise text built from code points, so that ``data`` itself stays storable."""
+    text = "".join(chr(code) for code in data["codes"])
+    if data.get("how") == "raise":
+        raise ValueError(text)
+    if data.get("how") == "key":
+        return {text: 1}
+    return {"text": text}

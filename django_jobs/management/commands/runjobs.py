@@ -90,10 +90,13 @@ class Command(BaseCommand):
         )
         if options["once"]:
             worker.run_once()
-            return
-        worker.install_signal_handlers()
-        worker.run()
-        _exit_if_threads_hang()
+        else:
+            worker.install_signal_handlers()
+            worker.run()
+        if worker.halted:
+            raise CommandError(f"the worker stopped: {worker.halted}")
+        if not options["once"]:
+            _exit_if_threads_hang()
 
     @staticmethod
     def _queues(raw: str) -> list[str] | None:
