@@ -357,3 +357,36 @@ def test_a_failed_task_retried_through_steering_runs_again():
     steering.retry(int(result.id))
     result.refresh()
     assert result.status == TaskResultStatus.READY
+
+
+def test_a_cancelled_pending_task_finishes_failed(task_signals):
+    result = tasks.noop.using(run_after=later()).enqueue()
+    seen = []
+    task_finished.connect(
+        lambda sender, task_result, **kw: seen.append(task_result),
+        weak=False,
+        dispatch_uid="test_cancel_seen",
+    )
+    try:
+        steering.cancel(int(result.id))
+    finally:
+        task_finished.disconnect(dispatch_uid="test_cancel_seen")
+    assert [(s[0], s[3]) for s in task_signals] == [("finished", TaskResultStatus.FAILED)]
+    assert seen[0].errors[-1].exception_class_path == ("django_jobs.tasks.exceptions.TaskCancelled")
+
+
+def test_a_task_cancelled_while_running_finishes_once(task_signals, wait_for):
+    import threading
+
+    result = tasks.slow.enqueue(1.0)
+    worker = threading.Thread(target=run)
+    worker.start()
+    try:
+        wait_for(lambda: Job.objects.filter(pk=int(result.id), status=JobStatus.RUNNING).exists())
+        steering.cancel(int(result.id))
+    finally:
+        worker.join(30)
+    result.refresh()
+    assert result.status == TaskResultStatus.FAILED
+    finished = [s for s in task_signals if s[0] == "finished"]
+    assert finished == [("finished", finished[0][1], result.id, TaskResultStatus.FAILED)]

@@ -1,7 +1,8 @@
 """``task_finished`` from the worker's own signals, sent once the outcome is written.
 
 A failed attempt that will be retried does not finish the task (it is READY
-again), so only the last attempt sends ``task_finished``.
+again), so only the last attempt sends ``task_finished``. A cancelled task
+finishes FAILED, once, whatever its running attempt did.
 """
 
 from __future__ import annotations
@@ -9,32 +10,40 @@ from __future__ import annotations
 from typing import Any
 
 from .. import signals
-from .compat import TaskResultStatus, task_finished
+from .compat import TaskError, TaskResultStatus, task_finished
 from .handlers import from_data, task_for
+
+CANCELLED = "cancelled"  # JobStatus.CANCELLED, without importing models before apps are ready
 
 
 def connect() -> None:
     signals.job_succeeded.connect(_succeeded, dispatch_uid="django_jobs.tasks.succeeded")
     signals.job_failed.connect(_failed, dispatch_uid="django_jobs.tasks.failed")
+    signals.job_cancelled.connect(_cancelled, dispatch_uid="django_jobs.tasks.cancelled")
 
 
 def _succeeded(sender: Any, job: Any, attempt: int, result: Any = None, **kwargs: Any) -> None:
-    _finished(job, attempt, TaskResultStatus.SUCCESSFUL, return_value=result)
+    if job.status != CANCELLED:  # job_cancelled follows
+        _finished(job, attempt, TaskResultStatus.SUCCESSFUL, return_value=result)
 
 
 def _failed(
     sender: Any, job: Any, attempt: int, error: str = "", will_retry: bool = False, **kwargs: Any
 ) -> None:
-    if not will_retry:
+    if not will_retry and job.status != CANCELLED:
         _finished(job, attempt, TaskResultStatus.FAILED, error=error)
 
 
-def _finished(job: Any, attempt: int, status: Any, **outcome: Any) -> None:
+def _cancelled(sender: Any, job: Any, **kwargs: Any) -> None:
+    _finished(job, job.attempts, TaskResultStatus.FAILED, cancelled=True)
+
+
+def _finished(job: Any, attempt: int, status: Any, cancelled: bool = False, **outcome: Any) -> None:
     task = task_for(job.handler)
     if task is None or not task_finished.receivers:
         return
     from .backend import JobsBackend
-    from .results import snapshot
+    from .results import CANCELLED_PATH, snapshot
 
     try:
         args, kwargs, alias = from_data(job.data, task.backend)
@@ -53,4 +62,6 @@ def _finished(job: Any, attempt: int, status: Any, **outcome: Any) -> None:
         started_at=row.started_at if row is not None else None,
         **outcome,
     )
+    if cancelled:
+        result.errors.append(TaskError(exception_class_path=CANCELLED_PATH, traceback="cancelled"))
     task_finished.send_robust(sender=JobsBackend, task_result=result)

@@ -70,3 +70,11 @@ def send_mail(to):
 @task(takes_context=True)
 async def async_context(context):
     return context.attempt
+
+
+@task
+def slow(seconds):
+    import time
+
+    time.sleep(seconds)
+    return "slept"
