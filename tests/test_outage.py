@@ -53,9 +53,11 @@ def _open_transactions(vendor):
                 "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%%'"
             )
         elif vendor == "mysql":
+            # Only this database's sessions: other databases on the server are not ours.
             cursor.execute(
-                "SELECT count(*) FROM information_schema.innodb_trx "
-                "WHERE trx_mysql_thread_id <> CONNECTION_ID()"
+                "SELECT count(*) FROM information_schema.innodb_trx t "
+                "JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
+                "WHERE p.db = DATABASE() AND t.trx_mysql_thread_id <> CONNECTION_ID()"
             )
         else:
             return None
