@@ -32,6 +32,7 @@ def clean_name(name: Any) -> str:
     name = name.strip()
     if len(name) > NAME_MAX:
         raise InvalidJob("name", f"name must be at most {NAME_MAX} characters, got {len(name)}")
+    _check_storable("name", name)
     return name
 
 
@@ -69,7 +70,16 @@ def clean_queue(value: Any) -> str:
         raise InvalidJob(
             "queue", f"queue must be a non-empty name of at most {QUEUE_MAX} characters, no commas"
         )
+    _check_storable("queue", value)
     return value
+
+
+def _check_storable(field: str, text: str) -> None:
+    """No NUL and no lone surrogate: PostgreSQL and MariaDB refuse to store either."""
+    if "\x00" in text:
+        raise InvalidJob(field, f"{field} must not contain a NUL character (\\u0000)")
+    if not text.isascii() and _SURROGATE.search(text):
+        raise InvalidJob(field, f"{field} must be Unicode text, without lone surrogates")
 
 
 def clean_seconds(field: str, value: Any) -> float | None:

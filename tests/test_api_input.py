@@ -341,3 +341,15 @@ def test_a_body_in_a_charset_that_is_not_text_is_a_400(api, charset):
     assert response.status_code == 400
     assert "charset" in response.json()["detail"]
     assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["name", "queue"])
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800", "x\udfff"])
+def test_names_and_queues_no_database_stores_are_refused_everywhere(api, field, text):
+    with pytest.raises(InvalidJob) as caught:
+        enqueue("echo", **{field: text})
+    assert caught.value.field == field
+    response = send(api, "POST", JOBS, {"handler": "echo", field: text})
+    assert response.status_code == 400
+    assert field in response.json()
+    assert not Job.objects.exists()
