@@ -6,7 +6,8 @@ insert and change jobs through these functions, so a rule lives in one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +17,10 @@ from django.utils import timezone
 from . import columns, notify, signals
 from .bulk import NULL, copy_escape, copy_fields, copy_lines, has_copy, insert_returning_ids
 from .conf import jobs_settings
-from .exceptions import InvalidJob, JobStateError
+from .exceptions import InvalidJob
 from .models import Job, JobStatus
 from .statements import fetch_all
-from .steering import job_pk, lock_job
+from .steering import check_changes, job_pk, lock_job
 from .tasks.discovery import declared_schedules as task_schedules
 from .validation import (
     clean_data,
@@ -61,6 +62,7 @@ def build_job(
         )
     values = _one_time_values(handler_name, now=now, **options)
     job = new_job(data=clean_data(data), schedule=expression, timezone=tz, **values)
+    job.key = identity(job)
     if expression:
         job.next_run_at = job.scheduled_for = job.next_slot(now)
     return job
@@ -262,6 +264,8 @@ def schedule(
 ) -> Job:
     """Create or update, by ``name``, a recurring job.
 
+    The recurring job of that name is updated whichever door created it (this
+    function, ``SCHEDULES``, the REST API or the admin): see ``identity``.
     Changing the expression or the time zone moves ``next_run_at`` to the new
     schedule's next slot; other changes leave the coming slot where it is.
     """
@@ -277,7 +281,6 @@ def schedule(
     )
     if not fresh.schedule:
         raise InvalidJob("schedule", "a recurring job needs a schedule expression")
-    fresh.key = fresh.name
     using = router.db_for_write(Job)
     with transaction.atomic(using=using):
         job = _lock_by_key(fresh.key, using)
@@ -330,6 +333,45 @@ def sync_declared() -> list[Job]:
     return jobs
 
 
+# A recurring job's identity ---------------------------------------------------------
+# Every recurring job holds its name in ``key``; one-time jobs hold none, so any
+# number of them may share a name. The unique constraint on ``key`` is what refuses
+# a second recurring job of a name, whichever door it comes through and however
+# requests interleave: there is no "look, then insert".
+
+
+def identity(job: Job) -> str | None:
+    """The ``key`` a job must hold: its name if it is recurring, else none."""
+    return job.name if job.schedule else None
+
+
+def recurring_name_taken(name: str, *, exclude: int | None = None) -> bool:
+    """Whether a recurring job other than ``exclude`` holds ``name``.
+
+    For friendly form errors and for explaining a refusal; the constraint decides.
+    """
+    holders = Job.objects.filter(key=name)
+    if exclude is not None:
+        holders = holders.exclude(pk=exclude)
+    return holders.exists()
+
+
+def name_clash(name: str) -> InvalidJob:
+    return InvalidJob("name", f"a recurring job named {name!r} already exists; update it instead")
+
+
+@contextmanager
+def claiming_identity(job: Job, using: str) -> Iterator[None]:
+    """Write ``job`` in a savepoint; a clash on its key becomes ``InvalidJob("name")``."""
+    try:
+        with transaction.atomic(using=using):
+            yield
+    except IntegrityError:
+        if job.key is not None and recurring_name_taken(job.key, exclude=job.pk):
+            raise name_clash(job.key) from None
+        raise
+
+
 def _lock_by_key(key: str, using: str) -> Job | None:
     return Job.objects.using(using).select_for_update().filter(key=key).first()
 
@@ -365,8 +407,15 @@ EDITABLE_FIELDS = ("name", "handler", "data", "schedule", "timezone", "max_attem
 
 
 def save_new(job: Job) -> Job:
-    """Insert a job made by ``build_job()``; workers and receivers hear of it as with enqueue."""
-    job.save(force_insert=True)
+    """Insert a job made by ``build_job()``; workers and receivers hear of it as with enqueue.
+
+    A recurring job whose name another recurring job holds is refused with
+    ``InvalidJob("name")`` (use ``schedule()`` to create or update by name).
+    """
+    using = router.db_for_write(Job)
+    job.key = identity(job)
+    with claiming_identity(job, using):
+        job.save(force_insert=True, using=using)
     _announce([job])
     return job
 
@@ -376,9 +425,9 @@ def update(job: Job | int, *, now: datetime | None = None, **changes: Any) -> Jo
 
     Only the fields given are checked and written. On a pending job, a new
     ``schedule`` or ``timezone`` moves ``next_run_at`` to the next slot and a
-    new ``run_at`` moves a one-time job. A running job only takes a new
-    ``name`` (the worker holds the rest); ``run_at`` on a finished job is
-    refused: trigger or retry it instead. Both raise ``JobStateError``.
+    new ``run_at`` moves a one-time job. ``steering.check_changes`` says what
+    the job's state allows (``JobStateError`` otherwise); a recurring job
+    cannot take a name another recurring job holds (``InvalidJob("name")``).
     """
     _check_options(changes, allowed=EDITABLE_FIELDS)
     now = now or timezone.now()
@@ -386,13 +435,21 @@ def update(job: Job | int, *, now: datetime | None = None, **changes: Any) -> Jo
     using = router.db_for_write(Job)
     with transaction.atomic(using=using):
         current = lock_job(pk, using)
-        if current.status == JobStatus.RUNNING and set(changes) - {"name"}:
-            raise JobStateError(f"job {pk} is running; only its name can change until it stops")
+        check_changes(current, [f for f, value in changes.items() if _asked(f, value)])
         fields = _apply_changes(current, changes, now)
-        current.save(using=using, update_fields=[*fields, "updated_at"])
+        if current.key != identity(current):
+            current.key = identity(current)
+            fields.add("key")
+        with claiming_identity(current, using):
+            current.save(using=using, update_fields=[*fields, "updated_at"])
     if current.status == JobStatus.PENDING and current.next_run_at <= now:
         notify.job_available({current.queue})
     return current
+
+
+def _asked(field: str, value: Any) -> bool:
+    """Whether a change asks for something: an empty ``run_at`` leaves the job where it is."""
+    return not (field == "run_at" and value is None)
 
 
 def _apply_changes(job: Job, changes: Mapping[str, Any], now: datetime) -> set[str]:
@@ -420,8 +477,6 @@ def _apply_changes(job: Job, changes: Mapping[str, Any], now: datetime) -> set[s
         raise InvalidJob(
             "run_at", "run_at is for one-time jobs; a recurring job follows its schedule"
         )
-    if run_at is not None and job.status != JobStatus.PENDING:
-        raise JobStateError(f"job {job.pk} is {job.status}; trigger or retry it to run it again")
     moved = (expression, tz) != (job.schedule, job.timezone)
     for field, value in {**cleaned, "schedule": expression, "timezone": tz}.items():
         setattr(job, field, value)

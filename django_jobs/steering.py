@@ -1,11 +1,14 @@
 """Steering existing jobs: trigger, cancel, retry, delete, and the runner switch.
 
-The Python API, the REST API, the admin and the dashboard all call these, so
-"may this job be cancelled now" has one answer.
+The Python API, the REST API, the admin and the dashboard all call these, and
+ask ``may`` / ``refused_fields`` before offering a button or a form field, so
+"may this job be edited, triggered, cancelled, retried or deleted now" has one
+answer: the ``ALLOWED`` table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import router, transaction
@@ -14,7 +17,79 @@ from django.utils import timezone
 from . import notify, signals
 from .conf import jobs_settings
 from .exceptions import JobStateError
-from .models import Job, JobStatus, Runner
+from .models import FINISHED, Job, JobStatus, Runner
+
+# What may be done to a job, by its status -----------------------------------------
+# A running job belongs to its worker: it cannot be edited, triggered or deleted
+# until it stops (cancel asks it to stop). Conditional updates below filter on
+# these same statuses, so a job that changes state meanwhile is refused, not lost.
+
+NOT_RUNNING = frozenset({JobStatus.PENDING, *FINISHED})
+ALLOWED: dict[str, frozenset[str]] = {
+    "edit": NOT_RUNNING,
+    "trigger": NOT_RUNNING,
+    "cancel": frozenset({JobStatus.PENDING, JobStatus.RUNNING}),
+    "retry": frozenset({JobStatus.FAILED}),
+    "delete": NOT_RUNNING,
+}
+REASONS: dict[str, str] = {
+    "edit": "it is running; edit it once it stops",
+    "trigger": "it is running",
+    "cancel": "it has finished",
+    "retry": "only failed jobs are retried",
+    "delete": "it is running; cancel it and delete it once it stops",
+}
+# Fields that only some statuses take on top of "edit": a finished job is run
+# again by trigger or retry, not by moving its run_at.
+FIELD_ALLOWED: dict[str, frozenset[str]] = {"run_at": frozenset({JobStatus.PENDING})}
+FIELD_REASONS: dict[str, str] = {"run_at": "trigger or retry it to run it again"}
+
+
+def _status_of(job: Job | str) -> str:
+    return job.status if isinstance(job, Job) else job
+
+
+def may(verb: str, job: Job | str) -> bool:
+    """Whether ``verb`` (a key of ``ALLOWED``) may be done to a job in this status now."""
+    return _status_of(job) in ALLOWED[verb]
+
+
+def allowed_verbs(job: Job | str) -> list[str]:
+    """Every verb the job's status allows, in the table's order (for buttons and menus)."""
+    return [verb for verb in ALLOWED if may(verb, job)]
+
+
+def refusal(verb: str, job: Job, reason: str | None = None) -> JobStateError:
+    return JobStateError(
+        f"cannot {verb} job {job.pk}: {reason or REASONS[verb]} (status {job.status})"
+    )
+
+
+def check(verb: str, job: Job) -> None:
+    """Raise ``JobStateError`` unless ``verb`` may be done to ``job`` now."""
+    if not may(verb, job):
+        raise refusal(verb, job)
+
+
+def refused_fields(job: Job | str, fields: Iterable[str]) -> set[str]:
+    """Which of ``fields`` a job in this status may not change now."""
+    if not may("edit", job):
+        return set(fields)
+    status = _status_of(job)
+    return {f for f in fields if f in FIELD_ALLOWED and status not in FIELD_ALLOWED[f]}
+
+
+def check_changes(job: Job, fields: Iterable[str]) -> None:
+    """Raise ``JobStateError`` if the job's status refuses a change to any of ``fields``."""
+    refused = sorted(refused_fields(job, fields))
+    if not refused:
+        return
+    if not may("edit", job):
+        raise refusal("edit", job)
+    raise refusal(f"change {', '.join(refused)} of", job, FIELD_REASONS[refused[0]])
+
+
+# Steering ------------------------------------------------------------------------
 
 
 def trigger(job: Job | int, *, now: datetime | None = None) -> Job:
@@ -25,20 +100,16 @@ def trigger(job: Job | int, *, now: datetime | None = None) -> Job:
     """
     now = now or timezone.now()
     pk = job_pk(job)
-    updated = (
-        Job.objects.filter(pk=pk)
-        .exclude(status=JobStatus.RUNNING)
-        .update(
-            status=JobStatus.PENDING,
-            next_run_at=now,
-            scheduled_for=now,
-            attempts=0,
-            cancel_requested=False,
-            updated_at=now,
-        )
+    updated = Job.objects.filter(pk=pk, status__in=ALLOWED["trigger"]).update(
+        status=JobStatus.PENDING,
+        next_run_at=now,
+        scheduled_for=now,
+        attempts=0,
+        cancel_requested=False,
+        updated_at=now,
     )
     if not updated:
-        _raise_state(pk, "trigger", "it is running")
+        _raise_state(pk, "trigger")
     fresh = Job.objects.get(pk=pk)
     notify.job_available({fresh.queue})
     return fresh
@@ -63,11 +134,7 @@ def cancel(job: Job | int, *, now: datetime | None = None) -> Job:
         ):
             break
         current = Job.objects.filter(pk=pk).values_list("status", flat=True).first()
-        if current is None or current in (
-            JobStatus.COMPLETED,
-            JobStatus.FAILED,
-            JobStatus.CANCELLED,
-        ):
+        if current is None or not may("cancel", current):
             _raise_state(pk, "cancel", f"it is {current}")
     return Job.objects.get(pk=pk)
 
@@ -76,14 +143,14 @@ def retry(job: Job | int, *, now: datetime | None = None) -> Job:
     """Run a failed job again with its attempts reset."""
     now = now or timezone.now()
     pk = job_pk(job)
-    if not Job.objects.filter(pk=pk, status=JobStatus.FAILED).update(
+    if not Job.objects.filter(pk=pk, status__in=ALLOWED["retry"]).update(
         status=JobStatus.PENDING,
         attempts=0,
         next_run_at=now,
         scheduled_for=now,
         updated_at=now,
     ):
-        _raise_state(pk, "retry", "only failed jobs are retried")
+        _raise_state(pk, "retry")
     fresh = Job.objects.get(pk=pk)
     notify.job_available({fresh.queue})
     return fresh
@@ -95,8 +162,7 @@ def delete(job: Job | int) -> None:
     using = router.db_for_write(Job)
     with transaction.atomic(using=using):
         locked = lock_job(pk, using)
-        if locked.status == JobStatus.RUNNING:
-            raise JobStateError(f"job {pk} is running; cancel it and delete it once it stops")
+        check("delete", locked)
         locked.delete()
 
 
@@ -112,11 +178,11 @@ def job_pk(job: Job | int) -> int:
     return job.pk if isinstance(job, Job) else int(job)
 
 
-def _raise_state(pk: int, verb: str, reason: str) -> None:
-    if not Job.objects.filter(pk=pk).exists():
+def _raise_state(pk: int, verb: str, reason: str | None = None) -> None:
+    job = Job.objects.filter(pk=pk).only("status").first()
+    if job is None:
         raise Job.DoesNotExist(f"job {pk} does not exist")
-    status = Job.objects.filter(pk=pk).values_list("status", flat=True).first()
-    raise JobStateError(f"cannot {verb} job {pk}: {reason} (status {status})")
+    raise refusal(verb, job, reason)
 
 
 # The runner switch -------------------------------------------------------------

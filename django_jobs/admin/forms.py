@@ -9,13 +9,12 @@ from typing import Any
 from django import forms
 from django.contrib.admin import widgets
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.forms.fields import InvalidJSONInput, JSONString
 
-from .. import creating, validation
+from .. import creating, steering, validation
 from ..conf import jobs_settings
 from ..exceptions import InvalidJob, InvalidSchedule
-from ..models import Job, JobStatus
+from ..models import Job
 from ..registry import registry
 
 FORM_FIELDS = (
@@ -139,7 +138,7 @@ class JobForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        if self.instance.pk is not None and self.instance.status == JobStatus.RUNNING:
+        if self.instance.pk is not None and not steering.may("edit", self.instance):
             raise ValidationError("This job is running and cannot be edited; cancel it or wait.")
         if "schedule" in cleaned and "timezone" in cleaned:
             try:
@@ -154,13 +153,24 @@ class JobForm(forms.ModelForm):
             )
         if self.instance.pk is None and not self.errors:
             self._check_new(cleaned)
+        elif not self.errors:
+            self._check_name(cleaned.get("name", self.instance.name), cleaned.get("schedule"))
         return cleaned
+
+    def _check_name(self, name: str, schedule: str | None) -> bool:
+        """Say early that a recurring name is taken; the insert or update is what refuses it."""
+        if schedule is None:
+            schedule = self.instance.schedule
+        if schedule and creating.recurring_name_taken(name, exclude=self.instance.pk):
+            message = creating.name_clash(name).message
+            self.add_error("name", f"{message[:1].upper()}{message[1:]}.")
+            return False
+        return True
 
     def _check_new(self, cleaned: dict[str, Any]) -> None:
         """Build the job as the API does, so every rule is checked before anything is saved."""
         name = cleaned["name"]
-        if cleaned["schedule"] and recurring_name_taken(name):
-            self.add_error("name", f"A recurring job named {name!r} exists; edit that one instead.")
+        if not self._check_name(name, cleaned["schedule"]):
             return
         try:
             self.built = creating.build_job(
@@ -190,8 +200,3 @@ class JobForm(forms.ModelForm):
         if self.cleaned_data.get("run_at") is not None:
             changes["run_at"] = self.cleaned_data["run_at"]
         return changes
-
-
-def recurring_name_taken(name: str) -> bool:
-    """A recurring job's name is its identity, as for the API and ``schedule()``."""
-    return Job.objects.filter(Q(key=name) | (Q(name=name) & ~Q(schedule=""))).exists()

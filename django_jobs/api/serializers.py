@@ -8,7 +8,6 @@ from functools import lru_cache, partial
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -284,15 +283,9 @@ class JobCreateSerializer(JobFieldsSerializer):
             )
         except (InvalidJob, InvalidSchedule, OverflowError) as exc:
             raise service_errors(exc) from None
-        if job.schedule and _recurring_name_taken(job.name):
-            raise serializers.ValidationError(
-                {"name": [f"a recurring job named {job.name!r} already exists; update it instead"]}
-            )
+        # A recurring name another recurring job holds is refused when it is
+        # inserted (creating.save_new), by the database's constraint.
         return {"job": job}
-
-
-def _recurring_name_taken(name: str) -> bool:
-    return Job.objects.filter(Q(key=name) | (Q(name=name) & ~Q(schedule=""))).exists()
 
 
 class JobUpdateSerializer(JobFieldsSerializer):

@@ -108,7 +108,7 @@ def _operation(name: str, summary: str, **kwargs: Any) -> Any:
         description=(
             "Takes any subset of the writable fields, like PATCH. A new schedule or "
             "timezone moves a pending job's next_run_at to the next slot; run_at moves a "
-            "pending one-time job. A running job only takes a new name (409 otherwise)."
+            "pending one-time job. A running job takes no change until it stops (409)."
         ),
         request=JobUpdateSerializer,
         responses={200: JobSerializer, **_errors(400, 404, 409)},
