@@ -55,7 +55,8 @@ DEFAULTS: dict[str, Any] = {
     "PREPARED_STATEMENTS": True,
     # Days to keep finished one-time jobs and history rows (None: forever).
     "RETENTION_DAYS": None,
-    "API_PERMISSION_CLASSES": ["django_jobs.api.permissions.IsStaff"],
+    # Staff with the model permissions each endpoint needs (see docs/api.md).
+    "API_PERMISSION_CLASSES": ["django_jobs.api.permissions.StaffModelPermissions"],
     "API_PAGE_SIZE": 50,
     "API_MAX_PAGE_SIZE": 500,
     "API_MAX_BULK": 1000,

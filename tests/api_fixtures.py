@@ -5,9 +5,34 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 
+def _staff_with(username, codenames=None):
+    """A staff user holding the named django_jobs permissions (None: every one)."""
+    from django.contrib.auth.models import Permission
+
+    user = get_user_model().objects.create_user(username, is_staff=True)
+    held = Permission.objects.filter(content_type__app_label="django_jobs")
+    if codenames is not None:
+        held = held.filter(codename__in=codenames)
+    user.user_permissions.set(held)
+    return user
+
+
+@pytest.fixture
+def staff_api(db):
+    """``staff_api(codenames)``: a client logged in as a staff user with just those permissions."""
+
+    def make(codenames, username="partial"):
+        client = APIClient()
+        client.force_login(_staff_with(username, codenames))
+        return client
+
+    return make
+
+
 @pytest.fixture
 def staff_user(db):
-    return get_user_model().objects.create_user("staff", is_staff=True)
+    """A staff user with every permission of the jobs models."""
+    return _staff_with("staff")
 
 
 @pytest.fixture

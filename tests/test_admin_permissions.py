@@ -112,11 +112,34 @@ def test_operator_steers_but_cannot_delete(operator, jobs):
     assert 'value="run_jobs"' in listing and 'value="delete_jobs"' not in listing
     delete = reverse("admin:django_jobs_job_delete", args=[failed.pk])
     assert operator.post(delete, {"post": "yes"}).status_code == 403
-    assert (
-        operator.post(reverse("admin:django_jobs_job_runner"), {"runner": "stop"}).status_code
-        == 302
-    )
+    # The runner switch is a permission of its own (change_runner), as in the API.
+    runner = reverse("admin:django_jobs_job_runner")
+    assert 'name="runner"' not in operator.get(runner).content.decode()
+    assert operator.post(runner, {"runner": "stop"}).status_code == 403
+    assert runner_running() is True
+
+
+def test_the_runner_switch_needs_change_runner(django_user_model, jobs):
+    switcher = staff_client(django_user_model, "switcher", "view_job", "change_runner")
+    runner = reverse("admin:django_jobs_job_runner")
+    assert 'name="runner"' in switcher.get(runner).content.decode()
+    assert switcher.post(runner, {"runner": "stop"}).status_code == 302
     assert runner_running() is False
+    failed = jobs["failed"]
+    assert switcher.post(steer(failed, "retry")).status_code == 403
+    assert Job.objects.get(pk=failed.pk).status == JobStatus.FAILED
+
+
+def test_staff_without_permissions_get_no_job_pages(django_user_model, jobs):
+    bare = staff_client(django_user_model, "bare")
+    for url in [
+        reverse("admin:django_jobs_job_changelist"),
+        reverse("admin:django_jobs_job_change", args=[jobs["recurring"].pk]),
+        reverse("admin:django_jobs_job_runner"),
+    ]:
+        assert bare.get(url).status_code == 403, url
+    assert bare.post(steer(jobs["failed"], "retry")).status_code == 403
+    assert Job.objects.get(pk=jobs["failed"].pk).status == JobStatus.FAILED
 
 
 def test_only_superusers_delete_history(admin_client, operator, jobs):

@@ -66,7 +66,7 @@ def test_non_staff_is_refused_everywhere(plain_api, method, url, body, make_job)
 
 
 @pytest.mark.parametrize(("method", "url", "body"), ENDPOINTS)
-def test_staff_is_let_in_everywhere(api, method, url, body, make_job):
+def test_staff_with_the_permissions_is_let_in_everywhere(api, method, url, body, make_job):
     job = make_job(status="pending" if url.endswith("cancel") else "failed")
     response = call(api, method, url, body, job)
     assert response.status_code in (200, 201, 204), response.content
@@ -87,7 +87,7 @@ def basic(username, password):
 
 @override_settings(PASSWORD_HASHERS=FAST_HASHER)
 def test_basic_authentication_works_out_of_the_box():
-    get_user_model().objects.create_user("admin", password="admin", is_staff=True)
+    get_user_model().objects.create_superuser("admin", password="admin")
     client = APIClient()
     assert client.get("/api/jobs", **basic("admin", "admin")).status_code == 200
     assert (
@@ -138,3 +138,99 @@ def test_authentication_follows_the_project_settings(staff_user, anon_api):
     session = APIClient()
     session.force_login(staff_user)
     assert session.get("/api/jobs").status_code in (401, 403)
+
+
+# Django's model permissions decide, on top of staff ---------------------------------------
+
+# Each endpoint above -> the permissions it needs (the default permission class).
+NEEDS = {
+    ("get", "/api/jobs"): {"view_job"},
+    ("post", "/api/jobs"): {"add_job"},
+    ("get", "/api/jobs/{pk}"): {"view_job"},
+    ("put", "/api/jobs/{pk}"): {"change_job"},
+    ("patch", "/api/jobs/{pk}"): {"change_job"},
+    ("delete", "/api/jobs/{pk}"): {"delete_job"},
+    ("post", "/api/jobs/{pk}/trigger"): {"change_job"},
+    ("post", "/api/jobs/{pk}/cancel"): {"change_job"},
+    ("post", "/api/jobs/{pk}/retry"): {"change_job"},
+    ("get", "/api/jobs/{pk}/history"): {"view_job", "view_jobhistory"},
+    ("get", "/api/jobs/runner"): {"view_job"},
+    ("post", "/api/jobs/runner/start"): {"change_runner"},
+    ("post", "/api/jobs/runner/stop"): {"change_runner"},
+    ("get", "/api/jobs/handlers"): {"view_job"},
+    ("get", "/api/jobs/stats"): {"view_job"},
+    ("post", "/api/jobs/schedule/validate"): {"view_job"},
+    ("post", "/api/jobs/bulk"): {"add_job"},
+}
+PERMISSION_SETS = [
+    (),
+    ("view_job",),
+    ("view_job", "view_jobhistory"),
+    ("add_job",),
+    ("change_job",),
+    ("delete_job",),
+    ("change_runner",),
+]
+
+
+def test_every_endpoint_names_what_it_needs():
+    assert sorted(NEEDS) == sorted((method, url) for method, url, _ in ENDPOINTS)
+
+
+@pytest.mark.parametrize("codenames", PERMISSION_SETS, ids=lambda c: "+".join(c) or "none")
+def test_staff_get_exactly_what_their_permissions_allow(codenames, staff_api, make_job):
+    client = staff_api(codenames)
+    held = set(codenames)
+    if "change_job" in held:
+        held.add("view_job")  # as in the admin, changing implies viewing
+    for method, url, body in ENDPOINTS:
+        job = make_job(status="pending" if url.endswith("cancel") else "failed")
+        response = call(client, method, url, body, job)
+        if NEEDS[(method, url)] <= held:
+            assert response.status_code in (200, 201, 204), (method, url, response.content)
+        else:
+            assert response.status_code == 403, (method, url)
+            missing = sorted(NEEDS[(method, url)] - held)[0]
+            assert f"django_jobs.{missing}" in response.json()["detail"]
+            assert unchanged(job), (method, url)
+        Job.objects.all().delete()
+        Runner.objects.all().delete()
+
+
+def test_a_view_only_staff_user_reads_and_changes_nothing(staff_api, make_job):
+    client = staff_api(["view_job", "view_jobhistory"])
+    job = make_job(status="failed")
+    assert client.get("/api/jobs").json()["results"][0]["id"] == job.pk
+    assert client.get(f"/api/jobs/{job.pk}/history").status_code == 200
+    refused = [
+        client.post("/api/jobs", {"handler": "echo"}, format="json"),
+        client.post("/api/jobs/bulk", [{"handler": "echo"}], format="json"),
+        client.patch(f"/api/jobs/{job.pk}", {"name": "x"}, format="json"),
+        client.post(f"/api/jobs/{job.pk}/retry"),
+        client.post(f"/api/jobs/{job.pk}/trigger"),
+        client.delete(f"/api/jobs/{job.pk}"),
+        client.post("/api/jobs/runner/stop"),
+    ]
+    assert [r.status_code for r in refused] == [403] * len(refused)
+    assert unchanged(job)
+
+
+def test_superusers_hold_every_permission_but_must_be_staff(make_job):
+    user = get_user_model().objects.create_superuser("root")
+    job = make_job(status="failed")
+    client = APIClient()
+    client.force_login(user)
+    assert client.post(f"/api/jobs/{job.pk}/retry").status_code == 200
+    user.is_staff = False
+    user.save()
+    assert client.get("/api/jobs").status_code == 403
+
+
+def test_permission_classes_from_settings_replace_the_model_permissions(staff_api, make_job):
+    client = staff_api([])
+    job = make_job(status="failed")
+    assert client.post(f"/api/jobs/{job.pk}/retry").status_code == 403
+    staff_only = ["django_jobs.api.permissions.IsStaff"]
+    with override_settings(DJANGO_JOBS={"API_PERMISSION_CLASSES": staff_only}):
+        assert client.post(f"/api/jobs/{job.pk}/retry").status_code == 200
+    assert Job.objects.get(pk=job.pk).status == "pending"

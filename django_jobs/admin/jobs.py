@@ -1,4 +1,8 @@
-"""The job admin: list, page, add and edit through ``django_jobs.actions``."""
+"""The job admin: list, page, add and edit through ``creating`` and ``steering``.
+
+Who may do what is ``django_jobs.permissions.user_may`` and what a job's state
+allows is ``django_jobs.steering``: the same answers as the API and the dashboard.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from django.utils.html import format_html, format_html_join
 from .. import creating, steering
 from ..exceptions import InvalidJob, InvalidSchedule, JobStateError
 from ..models import Job, JobHistory, JobStatus
+from ..permissions import user_may
 from . import display
 from .filters import HandlerFilter, KindFilter, SearchByIdMixin, TimezoneFilter
 from .forms import JobForm
@@ -156,28 +161,28 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
         editable = self._editable(request, obj)
         main = ("name", "handler", "data") if editable else ("name", "handler", "data_display")
         when = ("schedule", "timezone", "schedule_summary", "next_runs")
+        if editable and self._run_at_editable(obj):
+            when = (*when, "run_at")
         return [
             (None, {"fields": main}),
-            ("When", {"fields": (*when, "run_at") if editable else when}),
+            ("When", {"fields": when}),
             ("Options", {"fields": OPTION_LINES}),
             ("State", {"fields": STATE_LINES}),
             ("Last error", {"fields": ("last_error_display",)}),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Job | None = None) -> tuple:
-        if obj is not None and obj.status == JobStatus.RUNNING:
-            return (
-                *self.readonly_fields,
-                "name",
-                "handler",
-                "schedule",
-                "timezone",
-                *OPTION_FIELDS,
-            )
-        return self.readonly_fields
+        if obj is None:
+            return self.readonly_fields
+        refused = steering.refused_fields(obj, ("name", "handler", "schedule", "timezone"))
+        refused |= steering.refused_fields(obj, OPTION_FIELDS)
+        return (*self.readonly_fields, *sorted(refused))
 
     def _editable(self, request: HttpRequest, obj: Job) -> bool:
-        return obj.status != JobStatus.RUNNING and self.has_change_permission(request, obj)
+        return steering.may("edit", obj) and self.has_change_permission(request, obj)
+
+    def _run_at_editable(self, obj: Job) -> bool:
+        return not steering.refused_fields(obj, ("run_at",))
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
@@ -186,29 +191,23 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
         obj = self.get_object(request, object_id)
         if obj is not None:
             extra["steering"] = self._buttons(request, obj)
-            if obj.status == JobStatus.RUNNING:
+            if not steering.may("edit", obj):
                 extra.update(
                     show_save=False,
                     show_save_and_continue=False,
                     show_save_and_add_another=False,
-                    show_delete=False,
                     running_notice=True,
                 )
+            if not steering.may("delete", obj):
+                extra["show_delete"] = False
         return super().change_view(request, object_id, form_url, extra)
 
     def _buttons(self, request: HttpRequest, job: Job) -> list[dict[str, str]]:
-        if not self.has_change_permission(request, job):
-            return []
-        allowed = {
-            "run": job.status != JobStatus.RUNNING,
-            "cancel": job.status in (JobStatus.PENDING, JobStatus.RUNNING),
-            "retry": job.status == JobStatus.FAILED,
-        }
         name = f"{self.admin_site.name}:django_jobs_job_steer"
         return [
-            {"label": STEERING[verb][1], "url": reverse(name, args=[job.pk, verb]), "verb": verb}
-            for verb, ok in allowed.items()
-            if ok
+            {"label": label, "url": reverse(name, args=[job.pk, verb]), "verb": verb}
+            for verb, (_, label, does) in STEERING.items()
+            if user_may(request.user, does) and steering.may(does, job)
         ]
 
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -232,10 +231,8 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
     ) -> HttpResponse:
         obj = self.get_object(request, object_id)
         try:
-            if obj is not None and obj.status == JobStatus.RUNNING:
-                raise JobStateError(
-                    f"job {obj.pk} is running; cancel it and delete it once it stops"
-                )
+            if obj is not None:
+                steering.check("delete", obj)
             return super().delete_view(request, object_id, extra_context)
         except JobStateError as exc:
             self.message_user(request, str(exc), messages.ERROR)
@@ -256,6 +253,20 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
                 pass
         if refused:
             self.message_user(request, f"{refused} skipped: running", messages.WARNING)
+
+    # Permissions: the rule the API and the dashboard follow too
+
+    def has_view_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return user_may(request.user, "view")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return user_may(request.user, "add")
+
+    def has_change_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return user_may(request.user, "change")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Job | None = None) -> bool:
+        return user_may(request.user, "delete")
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple:
         """Name the jobs and count their runs: listing a million runs would not help."""

@@ -1,7 +1,8 @@
 """Run, cancel and retry jobs, and switch the runner: admin actions and buttons.
 
-Everything calls ``django_jobs.actions``; the state rules and their refusals
-(``JobStateError``) live there, so the admin only reports what happened.
+Everything calls ``django_jobs.steering``: the state rules and their refusals
+(``JobStateError``) live there, and who may steer is
+``django_jobs.permissions.user_may``, so the admin only reports what happened.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from django.views.decorators.http import require_POST
 from .. import status, steering
 from ..exceptions import JobStateError
 from ..models import Job, JobStatus
+from ..permissions import user_may
 
 
 def _trigger(pk: int) -> str:
@@ -42,11 +44,11 @@ def _retry(pk: int) -> str:
     return "queued for retry"
 
 
-# verb in the URL -> (service call returning what it did, button label)
-STEERING: dict[str, tuple[Callable[[int], str], str]] = {
-    "run": (_trigger, "Run now"),
-    "cancel": (_cancel, "Cancel"),
-    "retry": (_retry, "Retry"),
+# verb in the URL -> (service call returning what it did, button label, steering verb)
+STEERING: dict[str, tuple[Callable[[int], str], str, str]] = {
+    "run": (_trigger, "Run now", "trigger"),
+    "cancel": (_cancel, "Cancel", "cancel"),
+    "retry": (_retry, "Retry", "retry"),
 }
 
 
@@ -96,13 +98,14 @@ retry_jobs = _action("retry", "Retry selected failed jobs")
     permissions=["delete"],
 )
 def delete_jobs(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> Any:
-    """Django's delete confirmation, minus running jobs (``steering.delete`` refuses them)."""
-    running = queryset.filter(status=JobStatus.RUNNING).count()
+    """Django's delete confirmation, minus the jobs ``steering`` refuses to delete (running)."""
+    deletable = steering.ALLOWED["delete"]
+    running = queryset.exclude(status__in=deletable).count()
     if running:
         modeladmin.message_user(
             request, f"{running} skipped: running (cancel them first)", messages.WARNING
         )
-    rest = queryset.exclude(status=JobStatus.RUNNING)
+    rest = queryset.filter(status__in=deletable)
     if not rest.exists():
         return None
     return delete_selected(modeladmin, request, rest)
@@ -131,9 +134,9 @@ class SteeringMixin:
         job = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
         if job is None:
             raise Http404("no such job")
-        if not self.has_change_permission(request, job):  # type: ignore[attr-defined]
+        call, _, does = STEERING[verb]
+        if not user_may(request.user, does):
             raise PermissionDenied
-        call, _ = STEERING[verb]
         try:
             what = call(job.pk)
         except JobStateError as exc:
@@ -144,9 +147,9 @@ class SteeringMixin:
         return HttpResponseRedirect(url)
 
     def runner_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_view_or_change_permission(request):  # type: ignore[attr-defined]
+        if not user_may(request.user, "view"):
             raise PermissionDenied
-        can_change = self.has_change_permission(request)  # type: ignore[attr-defined]
+        can_change = user_may(request.user, "control_runner")
         if request.method == "POST":
             if not can_change:
                 raise PermissionDenied

@@ -329,6 +329,8 @@ class RunnerView(JobsAPIView, APIView):
 class RunnerStartView(JobsAPIView, APIView):
     """Let workers take jobs again; they notice on their next poll."""
 
+    jobs_permission = "control_runner"
+
     @_operation(
         "runner_start",
         "Start the runner",
@@ -342,6 +344,8 @@ class RunnerStartView(JobsAPIView, APIView):
 
 class RunnerStopView(JobsAPIView, APIView):
     """Stop workers from taking new jobs; runs in progress finish."""
+
+    jobs_permission = "control_runner"
 
     @_operation(
         "runner_stop",
