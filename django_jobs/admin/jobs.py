@@ -160,7 +160,7 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
             ]
         editable = self._editable(request, obj)
         main = ("name", "handler", "data") if editable else ("name", "handler", "data_display")
-        when = ("schedule", "timezone", "schedule_summary", "next_runs")
+        when: tuple[str, ...] = ("schedule", "timezone", "schedule_summary", "next_runs")
         if editable and self._run_at_editable(obj):
             when = (*when, "run_at")
         return [
