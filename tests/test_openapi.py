@@ -86,7 +86,7 @@ schema.app = get_wsgi_application()
 def staff_headers():
     fast = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     with override_settings(PASSWORD_HASHERS=fast):
-        get_user_model().objects.create_user("admin", password="admin", is_staff=True)
+        get_user_model().objects.create_superuser("admin", password="admin")
         token = base64.b64encode(b"admin:admin").decode()
         yield {"Authorization": f"Basic {token}"}
 
@@ -207,5 +207,5 @@ def api_client(db):
     from rest_framework.test import APIClient
 
     client = APIClient()
-    client.force_login(get_user_model().objects.create_user("staff", is_staff=True))
+    client.force_login(get_user_model().objects.create_superuser("staff"))
     return client

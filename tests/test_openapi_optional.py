@@ -31,7 +31,7 @@ call_command("check")
 call_command("migrate", verbosity=0)
 from django.contrib.auth import get_user_model
 from django_jobs import enqueue
-user = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+user = get_user_model().objects.create_superuser("staff", password="pw")
 enqueue("noop", name="hello")
 client = Client()
 client.force_login(user)
