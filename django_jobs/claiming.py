@@ -177,7 +177,7 @@ def _sqlite_claim(
     columns = ", ".join(qn(f.column) for f in Job._meta.concrete_fields)
     at = connection.ops.adapt_datetimefield_value(now)
     pending = f"{qn('status')} = '{JobStatus.PENDING}'"
-    where = [pending, f"{qn('next_run_at')} <= %s"]
+    where = [pending, f"{qn('next_run_at')} <= %s", f"NOT {qn('paused')}"]
     pick_args: list = [at]
     if queues:
         where.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
@@ -218,7 +218,7 @@ def claim_ctes(
     # generic plan can use the partial index only when it sees 'pending'.
     pending = f"{qn('status')} = '{JobStatus.PENDING}'"
     priority, pk = qn("priority"), qn("id")
-    where = [pending, f"{priority} = levels.p", f"{qn('next_run_at')} <= %s"]
+    where = [pending, f"{priority} = levels.p", f"{qn('next_run_at')} <= %s", f"NOT {qn('paused')}"]
     args: list = [now]
     if queues:
         where.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")

@@ -74,6 +74,9 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_MAX_REDIRECTS": 0,
     "WEBHOOK_MAX_ATTEMPTS": 8,
     "WEBHOOK_QUEUE": "default",
+    # A secret a Prometheus scraper sends as "Authorization: Bearer <token>" to read
+    # the dashboard's metrics/ without a staff session (None: staff sessions only).
+    "METRICS_TOKEN": None,
 }
 
 

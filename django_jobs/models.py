@@ -83,7 +83,7 @@ class JobQuerySet(models.QuerySet["Job"]):
     def due(self, now: datetime | None = None) -> JobQuerySet:
         """Pending jobs whose time has come, in the order workers take them."""
         now = now or dj_timezone.now()
-        return self.filter(status=JobStatus.PENDING, next_run_at__lte=now).order_by(
+        return self.filter(status=JobStatus.PENDING, paused=False, next_run_at__lte=now).order_by(
             "-priority", "next_run_at", "id"
         )
 
@@ -131,6 +131,8 @@ class Job(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     missed_runs = models.PositiveIntegerField(default=0)
     cancel_requested = models.BooleanField(default=False)
+    # A paused recurring job keeps its schedule and is never claimed (steering.pause).
+    paused = models.BooleanField(default=False)
     # Set only while running; indexed by django_jobs_running_idx (see Meta).
     worker = models.ForeignKey(
         "Worker",
@@ -292,6 +294,8 @@ class JobHistory(models.Model):
             models.Index(fields=["job", "-started_at"], name="django_jobs_hist_job_idx"),
             models.Index(fields=["-started_at"], name="django_jobs_hist_started_idx"),
             models.Index(fields=["status", "-started_at"], name="django_jobs_hist_status_idx"),
+            # The dashboard's figures count finished runs by the minute they finished in.
+            models.Index(fields=["completed_at"], name="django_jobs_hist_done_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -334,3 +338,62 @@ class Runner(models.Model):
 
     def __str__(self) -> str:
         return "running" if self.running else "stopped"
+
+
+# Upper bounds (milliseconds) of the run-duration histogram kept in RunMinute.
+DURATION_BOUNDS_MS = (10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 60000, 300000)
+
+
+def _bucket_fields() -> dict[str, models.Field]:
+    return {f"le_{ms}": models.PositiveIntegerField(default=0) for ms in DURATION_BOUNDS_MS}
+
+
+class RunMinute(models.Model):
+    """Finished runs of one handler on one queue in one closed minute (a rollup).
+
+    The dashboard and the metrics endpoint fill it from the history's finish-time
+    index (``django_jobs.dashboard.rollup``) so their figures read a few thousand
+    rows instead of every history row. ``le_<ms>`` count runs that took at most
+    that long, like a Prometheus histogram.
+    """
+
+    minute = models.DateTimeField()
+    handler = models.CharField(max_length=200)
+    queue = models.CharField(max_length=64)
+    completed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    duration_ms = models.BigIntegerField(default=0)
+    locals().update(_bucket_fields())
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["minute", "handler", "queue"], name="django_jobs_run_minute_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%Y-%m-%d %H:%M} {self.handler}@{self.queue}"
+
+
+class QueueSample(models.Model):
+    """How many jobs were due in one queue at the start of one minute, and the oldest's age.
+
+    Written at most once a minute by whoever reads the figures (the dashboard,
+    the metrics endpoint), so the depth can be drawn over time.
+    """
+
+    minute = models.DateTimeField()
+    queue = models.CharField(max_length=64)
+    depth = models.PositiveIntegerField(default=0)
+    oldest_due_seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["minute", "queue"], name="django_jobs_queue_sample_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.minute:%Y-%m-%d %H:%M} {self.queue}: {self.depth}"

@@ -20,6 +20,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "trigger": ("change_job",),
     "cancel": ("change_job",),
     "retry": ("change_job",),
+    "pause": ("change_job",),
+    "resume": ("change_job",),
     "delete": ("delete_job",),
     # Starting or stopping every worker is a right of its own.
     "control_runner": ("change_runner",),

@@ -64,7 +64,7 @@ def job_stats(now: datetime | None = None) -> dict[str, Any]:
     now = now or timezone.now()
     counts = dict(Job.objects.order_by().values_list("status").annotate(n=Count("pk")))
     by_status = {status: counts.get(status, 0) for status in JobStatus.values}
-    due = Job.objects.filter(status=JobStatus.PENDING, next_run_at__lte=now).count()
+    due = Job.objects.due(now).order_by().count()
     failures = JobHistory.objects.filter(
         Q(status=RunStatus.FAILED), started_at__gte=now - timedelta(hours=24)
     ).count()

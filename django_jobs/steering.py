@@ -1,4 +1,4 @@
-"""Steering existing jobs: trigger, cancel, retry, delete, and the runner switch.
+"""Steering existing jobs: trigger, cancel, retry, delete, pause, resume, the runner switch.
 
 The Python API, the REST API, the admin and the dashboard all call these, and
 ask ``may`` / ``refused_fields`` before offering a button or a form field, so
@@ -50,8 +50,17 @@ def _status_of(job: Job | str) -> str:
 
 
 def may(verb: str, job: Job | str) -> bool:
-    """Whether ``verb`` (a key of ``ALLOWED``) may be done to a job in this status now."""
+    """Whether ``verb`` (a key of ``ALLOWED`` or ``PAUSING``) may be done to a job now."""
+    if verb in PAUSING:
+        return isinstance(job, Job) and PAUSING[verb](job)
     return _status_of(job) in ALLOWED[verb]
+
+
+# Pausing depends on the kind of job and its flag, whatever its status.
+PAUSING = {
+    "pause": lambda job: job.is_recurring and not job.paused,
+    "resume": lambda job: job.is_recurring and job.paused,
+}
 
 
 def allowed_verbs(job: Job | str) -> list[str]:
@@ -164,6 +173,42 @@ def delete(job: Job | int) -> None:
         locked = lock_job(pk, using)
         check("delete", locked)
         locked.delete()
+
+
+def pause(job: Job | int, *, now: datetime | None = None) -> Job:
+    """Stop a recurring job from firing; it keeps its schedule until ``resume``.
+
+    A run in progress finishes; the job then waits, paused, at its next slot.
+    Pausing a paused job changes nothing. One-time jobs are cancelled, not paused.
+    """
+    now = now or timezone.now()
+    pk = job_pk(job)
+    if not Job.objects.filter(pk=pk).exclude(schedule="").update(paused=True, updated_at=now):
+        _raise_state(pk, "pause", "only recurring jobs are paused")
+    return Job.objects.get(pk=pk)
+
+
+def resume(job: Job | int, *, now: datetime | None = None) -> Job:
+    """Let a paused recurring job fire again from its next slot after now.
+
+    The slots that passed while it was paused are skipped, not caught up.
+    """
+    now = now or timezone.now()
+    pk = job_pk(job)
+    using = router.db_for_write(Job)
+    with transaction.atomic(using=using):
+        locked = lock_job(pk, using)
+        if not locked.is_recurring:
+            _raise_state(pk, "resume", "only recurring jobs are paused")
+        fields = ["paused", "updated_at"]
+        locked.paused = False
+        locked.updated_at = now
+        if locked.status == JobStatus.PENDING and locked.next_run_at and locked.next_run_at < now:
+            locked.next_run_at = locked.scheduled_for = locked.next_slot(now)
+            fields += ["next_run_at", "scheduled_for"]
+        locked.save(update_fields=fields)
+    notify.job_available({locked.queue})
+    return locked
 
 
 def lock_job(pk: int, using: str) -> Job:

@@ -26,7 +26,16 @@ from .filters import HandlerFilter, KindFilter, SearchByIdMixin, TimezoneFilter
 from .forms import JobForm
 from .history import HistoryInline
 from .paginator import EstimatedCountPaginator
-from .steering import STEERING, SteeringMixin, cancel_jobs, delete_jobs, retry_jobs, run_jobs
+from .steering import (
+    STEERING,
+    SteeringMixin,
+    cancel_jobs,
+    delete_jobs,
+    pause_jobs,
+    resume_jobs,
+    retry_jobs,
+    run_jobs,
+)
 
 # Pairs share a line, so the page reads at a glance.
 STATE_LINES = (
@@ -34,6 +43,7 @@ STATE_LINES = (
     ("next_run_at", "scheduled_for"),
     ("last_run_at", "started_at"),
     ("worker", "cancel_requested"),
+    ("paused",),
     ("consecutive_failures", "missed_runs"),
     ("created_at", "updated_at"),
     ("key", "history_link"),
@@ -73,7 +83,7 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     inlines = (HistoryInline,)
-    actions = (run_jobs, cancel_jobs, retry_jobs, delete_jobs)
+    actions = (run_jobs, cancel_jobs, retry_jobs, pause_jobs, resume_jobs, delete_jobs)
     readonly_fields = (
         *STATE_FIELDS,
         "schedule_summary",

@@ -44,11 +44,23 @@ def _retry(pk: int) -> str:
     return "queued for retry"
 
 
+def _pause(pk: int) -> str:
+    steering.pause(pk)
+    return "paused"
+
+
+def _resume(pk: int) -> str:
+    steering.resume(pk)
+    return "resumed"
+
+
 # verb in the URL -> (service call returning what it did, button label, steering verb)
 STEERING: dict[str, tuple[Callable[[int], str], str, str]] = {
     "run": (_trigger, "Run now", "trigger"),
     "cancel": (_cancel, "Cancel", "cancel"),
     "retry": (_retry, "Retry", "retry"),
+    "pause": (_pause, "Pause", "pause"),
+    "resume": (_resume, "Resume", "resume"),
 }
 
 
@@ -91,6 +103,8 @@ def _action(verb: str, description: str) -> Callable[..., None]:
 run_jobs = _action("run", "Run selected jobs now")
 cancel_jobs = _action("cancel", "Cancel selected jobs")
 retry_jobs = _action("retry", "Retry selected failed jobs")
+pause_jobs = _action("pause", "Pause selected recurring jobs")
+resume_jobs = _action("resume", "Resume selected paused jobs")
 
 
 @admin.action(

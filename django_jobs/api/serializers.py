@@ -134,6 +134,7 @@ class JobSerializer(serializers.ModelSerializer):
             "consecutive_failures",
             "missed_runs",
             "cancel_requested",
+            "paused",
             "worker",
             "started_at",
             "created_at",

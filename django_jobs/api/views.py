@@ -220,6 +220,28 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
         return self._job_response(steering.retry(self.get_object()))
 
     @_operation(
+        "pause",
+        "Pause a recurring job: it keeps its schedule and fires nothing",
+        description="A run in progress finishes. One-time jobs cannot be paused (409).",
+        request=None,
+        responses={200: JobSerializer, **_errors(404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk: str) -> Response:
+        return self._job_response(steering.pause(self.get_object()))
+
+    @_operation(
+        "resume",
+        "Resume a paused recurring job from its next slot",
+        description="Slots that passed while it was paused are skipped.",
+        request=None,
+        responses={200: JobSerializer, **_errors(404, 409)},
+    )
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str) -> Response:
+        return self._job_response(steering.resume(self.get_object()))
+
+    @_operation(
         "history",
         "A job's runs, newest first",
         responses={200: JobHistorySerializer(many=True), **_errors(400, 404)},

@@ -5,6 +5,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The API; with drf-spectacular installed also /api/schema/ and /api/docs/.
     path("api/", include("django_jobs.urls")),
+    path("dashboard/", include("django_jobs.dashboard.urls")),
 ]
 
 try:

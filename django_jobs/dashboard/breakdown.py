@@ -1,0 +1,162 @@
+"""Per-handler, per-queue, per-recurring-job and per-failure figures for the dashboard's tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import Case, CharField, Count, IntegerField, Max, Value, When
+from django.db.models.functions import Left, StrIndex
+
+from ..api.serializers import schedule_of
+from ..models import Job, JobHistory, JobStatus, RunStatus
+from . import rollup
+from .steer import VERBS, Verb, buttons
+
+SPARK_RUNS = 20
+RECURRING_VERBS = ("run", "pause", "resume")
+
+
+@dataclass
+class GroupRow:
+    name: str
+    runs: rollup.Runs
+    per_minute: float
+    depth: int | None = None
+    oldest_due_seconds: float | None = None
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.runs.completed / self.runs.total if self.runs.total else None
+
+    @property
+    def p50(self) -> float | None:
+        return self.runs.quantile(0.5)
+
+    @property
+    def p95(self) -> float | None:
+        return self.runs.quantile(0.95)
+
+
+def per_group(by: str, span: timedelta, now: datetime) -> list[GroupRow]:
+    """Runs, success rate, median and p95 duration and throughput per handler or queue."""
+    minutes = span.total_seconds() / 60
+    groups = rollup.grouped(now - span, now, by)
+    return [
+        GroupRow(name, runs, runs.total / minutes)
+        for name, runs in sorted(groups.items(), key=lambda item: (-item[1].total, item[0]))
+    ]
+
+
+def queue_rows(span: timedelta, now: datetime) -> list[GroupRow]:
+    """``per_group("queue")`` plus each queue's depth and the age of its oldest due job."""
+    rows = {row.name: row for row in per_group("queue", span, now)}
+    for queue, (depth, age) in rollup.queue_depths(now).items():
+        row = rows.setdefault(queue, GroupRow(queue, rollup.Runs(), 0.0))
+        row.depth, row.oldest_due_seconds = depth, age
+    for row in rows.values():
+        if row.depth is None:
+            row.depth, row.oldest_due_seconds = 0, 0.0
+    return sorted(rows.values(), key=lambda row: (-(row.depth or 0), -row.runs.total, row.name))
+
+
+@dataclass
+class RecurringRow:
+    job: Job
+    last_status: str
+    durations: list[int]
+
+    @property
+    def words(self) -> str:
+        schedule = schedule_of(self.job)
+        return schedule.describe() if schedule else "cannot be read"
+
+    @property
+    def offered(self) -> list[tuple[str, Verb]]:
+        return [(verb, VERBS[verb]) for verb in buttons(self.job) if verb in RECURRING_VERBS]
+
+    @property
+    def sparkline(self) -> str:
+        """SVG polyline points, oldest run on the left, scaled to a 100 x 20 box."""
+        if len(self.durations) < 2:
+            return ""
+        top = max(self.durations) or 1
+        step = 100 / (len(self.durations) - 1)
+        return " ".join(
+            f"{i * step:.1f},{20 - 18 * d / top:.1f}" for i, d in enumerate(self.durations)
+        )
+
+
+def recurring_rows(jobs: Any) -> list[RecurringRow]:
+    """Each recurring job with its last outcome and recent durations (one indexed query each)."""
+    rows = []
+    for job in jobs:
+        recent = list(
+            JobHistory.objects.filter(job=job)
+            .order_by("-started_at", "-id")
+            .values_list("status", "duration")[:SPARK_RUNS]
+        )
+        last = next((status for status, _ in recent if status != RunStatus.RUNNING), "")
+        durations = [d for status, d in reversed(recent) if d is not None]
+        rows.append(RecurringRow(job, last, durations))
+    return rows
+
+
+@dataclass
+class FailureGroup:
+    handler: str
+    error_type: str
+    count: int
+    last_seen: datetime
+    sample: str
+    retryable: int
+
+
+def failure_groups(since: datetime, limit: int = 50) -> list[FailureGroup]:
+    """Failed attempts since ``since`` per handler and error type, newest group first.
+
+    The error type is the text before the first colon of the error (the
+    exception's class name, as the worker writes it).
+    """
+    colon = StrIndex("error", Value(":"))
+    kind = Case(
+        When(error="", then=Value("(no error text)")),
+        When(colon__gt=1, then=Left("error", colon - 1)),
+        default=Left("error", 80),
+        output_field=CharField(),
+    )
+    rows = (
+        JobHistory.objects.filter(status=RunStatus.FAILED, started_at__gte=since)
+        .annotate(
+            colon=Case(When(error="", then=Value(0)), default=colon, output_field=IntegerField())
+        )
+        .annotate(kind=Left(kind, 200))
+        .values("job__handler", "kind")
+        .annotate(count=Count("id"), last_seen=Max("started_at"), newest=Max("id"))
+        .order_by("-last_seen")[:limit]
+    )
+    groups = []
+    samples = dict(
+        JobHistory.objects.filter(pk__in=[row["newest"] for row in rows]).values_list("pk", "error")
+    )
+    for row in rows:
+        groups.append(
+            FailureGroup(
+                handler=row["job__handler"],
+                error_type=row["kind"],
+                count=row["count"],
+                last_seen=row["last_seen"],
+                sample=samples.get(row["newest"], "")[:2000],
+                retryable=failed_jobs(row["job__handler"], row["kind"]).count(),
+            )
+        )
+    return groups
+
+
+def failed_jobs(handler: str, error_type: str) -> Any:
+    """The failed jobs one failure group can retry: same handler, last error of that type."""
+    jobs = Job.objects.filter(status=JobStatus.FAILED, handler=handler)
+    if error_type == "(no error text)":
+        return jobs.filter(last_error="")
+    return jobs.filter(last_error__startswith=f"{error_type}:")
