@@ -60,6 +60,9 @@
     }
     el.dataset.drawn = "true";
     el.dataset.points = String(data[0].length);
+    el.dataset.total = String(data.slice(1).reduce(function (sum, values) {
+      return sum + values.reduce(function (a, b) { return a + (b || 0); }, 0);
+    }, 0));
   }
 
   function drawOverview(payload) {
