@@ -2,19 +2,69 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count
+from django.db import DatabaseError
+from django.db.models import QuerySet
 
 from ..models import Job, JobStatus
 from . import rollup
 
+# Counting stops here; past it a figure is the planner's estimate (or shown as "10,000+").
+COUNT_CAP = 10_000
 
-def status_counts() -> dict[str, int]:
-    """Jobs per status (the status index answers it)."""
-    counts = dict(Job.objects.order_by().values_list("status").annotate(n=Count("id")))
-    return {status: counts.get(status, 0) for status in JobStatus.values}
+
+@dataclass(frozen=True)
+class Figure:
+    """A count that may be an estimate (``approx``) or a floor (``capped``)."""
+
+    value: int
+    approx: bool = False
+    capped: bool = False
+
+    def __str__(self) -> str:
+        if self.capped:
+            return f"{self.value:,}+"
+        return f"~{self.value:,}" if self.approx else f"{self.value:,}"
+
+    def __int__(self) -> int:
+        return self.value
+
+
+def capped(queryset: QuerySet) -> Figure:
+    """Count at most ``COUNT_CAP + 1`` rows: an index range read, never a table scan."""
+    n = queryset.order_by()[: COUNT_CAP + 1].count()
+    return Figure(COUNT_CAP, capped=True) if n > COUNT_CAP else Figure(n)
+
+
+def estimated(queryset: QuerySet) -> Figure:
+    """An exact count up to the cap, then the query planner's estimate where it gives one."""
+    figure = capped(queryset)
+    if not figure.capped:
+        return figure
+    rows = planner_rows(queryset)
+    return Figure(max(rows, COUNT_CAP), approx=True) if rows else figure
+
+
+def planner_rows(queryset: QuerySet) -> int | None:
+    """Rows the planner expects (PostgreSQL's and MySQL's JSON plans), or None."""
+    try:
+        plan = json.loads(queryset.order_by().explain(format="json"))
+    except (DatabaseError, ValueError, TypeError):
+        return None
+    if isinstance(plan, list) and plan and "Plan" in plan[0]:
+        return int(plan[0]["Plan"].get("Plan Rows") or 0) or None
+    table = plan.get("query_block", {}).get("table", {}) if isinstance(plan, dict) else {}
+    rows = table.get("rows_produced_per_join") or table.get("rows_examined_per_scan")
+    return int(rows) if rows else None
+
+
+def status_counts() -> dict[str, Figure]:
+    """Jobs per status: exact for small statuses, an estimate for the big finished ones."""
+    return {status: estimated(Job.objects.filter(status=status)) for status in JobStatus.values}
 
 
 def headline(now: datetime) -> dict[str, Any]:
@@ -24,14 +74,15 @@ def headline(now: datetime) -> dict[str, Any]:
     runs = sum(r.total for r in last_hour.values())
     failed = sum(r.failed for r in last_hour.values())
     recent = rollup.grouped(now - timedelta(minutes=5), now, "queue")
+    total = sum(int(figure) for figure in counts.values())
     return {
         "counts": counts,
-        "total": sum(counts.values()),
-        "due_now": Job.objects.due(now).order_by().count(),
+        "total": Figure(total, approx=any(f.approx or f.capped for f in counts.values())),
+        "due_now": capped(Job.objects.due(now)),
         "running": counts[JobStatus.RUNNING],
-        "waiting_retry": Job.objects.filter(
-            status=JobStatus.PENDING, attempts__gt=0, next_run_at__gt=now
-        ).count(),
+        "waiting_retry": capped(
+            Job.objects.filter(status=JobStatus.PENDING, attempts__gt=0, next_run_at__gt=now)
+        ),
         "runs_last_hour": runs,
         "failed_last_hour": failed,
         "failure_rate": (failed / runs) if runs else None,
