@@ -121,14 +121,14 @@ def compare_rollup() -> None:
     from django.utils import timezone
 
     from django_jobs.dashboard import rollup
-    from django_jobs.models import JobHistory, RunMinute
+    from django_jobs.models import JobHistory, RunHour
 
     now = timezone.now()
-    RunMinute.objects.all().delete()
+    RunHour.objects.all().delete()
     started = time.perf_counter()
     rows = rollup.refresh(now)
     took = (time.perf_counter() - started) * 1000
-    print(f"first roll-up of 8 days ({rows:,} run-minute rows): {took:,.0f} ms")
+    print(f"first roll-up of 8 days ({rows:,} run-hour rows): {took:,.0f} ms")
 
     def direct() -> None:
         list(
@@ -140,9 +140,9 @@ def compare_rollup() -> None:
         )
 
     def rolled() -> None:
-        rollup.minutes(now - timedelta(days=7), timezone.now(), ("minute",))
+        rollup.runs(now - timedelta(days=7), timezone.now(), (), hourly=True)
 
-    for name, call in (("history index", direct), ("run-minute roll-up", rolled)):
+    for name, call in (("history index", direct), ("run-hour roll-up", rolled)):
         median, worst = timed(call, 3)
         print(f"7-day hourly chart from the {name}: median {median:,.1f} ms, max {worst:,.1f} ms")
 
@@ -155,7 +155,9 @@ def pages(repeat: int) -> None:
     from django_jobs.models import Job
 
     setup_test_environment()
-    admin = get_user_model().objects.create_superuser("bench", "bench@example.com", "bench")
+    admin, _ = get_user_model().objects.get_or_create(
+        username="bench", defaults={"is_staff": True, "is_superuser": True}
+    )
     client = Client()
     client.force_login(admin)
     job = Job.objects.filter(handler="handler_3").order_by("-id").first()
@@ -194,12 +196,21 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--history", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--reuse", action="store_true", help="time the pages of the database the last run filled"
+    )
     args = parser.parse_args()
-    make_database()
+    if args.reuse:
+        user, host, port = PG
+        os.environ["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{DB}"
+        os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    else:
+        make_database()
     import django
 
     django.setup()
-    seed(args.jobs, args.history)
+    if not args.reuse:
+        seed(args.jobs, args.history)
     compare_rollup()
     pages(args.repeat)
 

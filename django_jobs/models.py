@@ -166,6 +166,12 @@ class Job(models.Model):
             ),
             models.Index(fields=["status", "-id"], name="django_jobs_status_idx"),
             models.Index(fields=["handler", "-id"], name="django_jobs_handler_idx"),
+            # The few recurring jobs, by name, for the dashboard's list of them.
+            models.Index(
+                fields=["name", "id"],
+                name="django_jobs_recurring_idx",
+                condition=~Q(schedule=""),
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["key"], name="django_jobs_unique_key"),
@@ -340,7 +346,7 @@ class Runner(models.Model):
         return "running" if self.running else "stopped"
 
 
-# Upper bounds (milliseconds) of the run-duration histogram kept in RunMinute.
+# Upper bounds (milliseconds) of the run-duration histogram kept in RunHour.
 DURATION_BOUNDS_MS = (10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 60000, 300000)
 
 
@@ -348,16 +354,16 @@ def _bucket_fields() -> dict[str, models.Field]:
     return {f"le_{ms}": models.PositiveIntegerField(default=0) for ms in DURATION_BOUNDS_MS}
 
 
-class RunMinute(models.Model):
-    """Finished runs of one handler on one queue in one closed minute (a rollup).
+class RunHour(models.Model):
+    """Finished runs of one handler on one queue in one closed hour (a roll-up).
 
     The dashboard and the metrics endpoint fill it from the history's finish-time
-    index (``django_jobs.dashboard.rollup``) so their figures read a few thousand
-    rows instead of every history row. ``le_<ms>`` count runs that took at most
-    that long, like a Prometheus histogram.
+    index (``django_jobs.dashboard.rollup``) so that figures over days read a
+    few thousand rows instead of every history row. ``le_<ms>`` count runs that
+    took at most that long, like a Prometheus histogram.
     """
 
-    minute = models.DateTimeField()
+    hour = models.DateTimeField()
     handler = models.CharField(max_length=200)
     queue = models.CharField(max_length=64)
     completed = models.PositiveIntegerField(default=0)
@@ -368,12 +374,12 @@ class RunMinute(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["minute", "handler", "queue"], name="django_jobs_run_minute_unique"
+                fields=["hour", "handler", "queue"], name="django_jobs_run_hour_unique"
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.minute:%Y-%m-%d %H:%M} {self.handler}@{self.queue}"
+        return f"{self.hour:%Y-%m-%d %H:00} {self.handler}@{self.queue}"
 
 
 class QueueSample(models.Model):

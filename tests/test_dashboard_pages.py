@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from django_jobs import enqueue, schedule
 from django_jobs.dashboard import figures, rollup
-from django_jobs.models import Job, JobHistory, JobStatus, QueueSample, RunMinute, RunStatus
+from django_jobs.models import Job, JobHistory, JobStatus, QueueSample, RunHour, RunStatus
 from django_jobs.models import Worker as WorkerRow
 from django_jobs.worker import Worker
 
@@ -78,15 +78,15 @@ def test_chart_data_has_the_last_hour_per_minute_and_a_week_per_hour(admin_clien
 def test_rollup_keeps_closed_minutes_and_reads_open_ones_from_history(ran):
     now = timezone.now()
     assert rollup.refresh(now) == 0  # nothing has closed yet
-    later = now + timedelta(minutes=5)
+    later = now + timedelta(hours=2)
     assert rollup.refresh(later) >= 1
     assert rollup.refresh(later) == 0  # idempotent
-    rows = RunMinute.objects.all()
+    rows = RunHour.objects.all()
     assert sum(r.completed for r in rows) == 2
     assert sum(r.failed for r in rows) == 1
     # History pruned after the roll-up: the figures stay.
     JobHistory.objects.all().delete()
-    totals = rollup.grouped(later - timedelta(hours=1), later, "handler")
+    totals = rollup.grouped(later - timedelta(hours=3), later, "handler")
     assert totals["add"].completed == 1
     assert totals["fail"].failed == 1
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Case, CharField, Count, IntegerField, Max, Value, When
+from django.db.models import Case, CharField, Count, Max, Value, When
 from django.db.models.functions import Left, StrIndex
 
 from ..api.serializers import schedule_of
@@ -16,6 +16,7 @@ from .steer import VERBS, Verb, buttons
 
 SPARK_RUNS = 20
 RECURRING_VERBS = ("run", "pause", "resume")
+NO_ERROR = "(no error text)"
 
 
 @dataclass
@@ -94,7 +95,7 @@ def recurring_rows(jobs: Any) -> list[RecurringRow]:
     for job in jobs:
         recent = list(
             JobHistory.objects.filter(job=job)
-            .order_by("-started_at", "-id")
+            .order_by("-started_at")
             .values_list("status", "duration")[:SPARK_RUNS]
         )
         last = next((status for status, _ in recent if status != RunStatus.RUNNING), "")
@@ -113,50 +114,53 @@ class FailureGroup:
     retryable: int
 
 
-def failure_groups(since: datetime, limit: int = 50) -> list[FailureGroup]:
-    """Failed attempts since ``since`` per handler and error type, newest group first.
-
-    The error type is the text before the first colon of the error (the
-    exception's class name, as the worker writes it).
-    """
-    colon = StrIndex("error", Value(":"))
-    kind = Case(
-        When(error="", then=Value("(no error text)")),
-        When(colon__gt=1, then=Left("error", colon - 1)),
-        default=Left("error", 80),
+def error_kind(column: str) -> Any:
+    """The text before the first colon of an error column: the exception's class name."""
+    colon = StrIndex(column, Value(":"))
+    return Case(
+        When(**{column: ""}, then=Value(NO_ERROR)),
+        When(**{f"{column}__contains": ":"}, then=Left(column, colon - 1)),
+        default=Left(column, 80),
         output_field=CharField(),
     )
-    rows = (
+
+
+def failure_groups(since: datetime, limit: int = 50) -> list[FailureGroup]:
+    """Failed attempts since ``since`` per handler and error type, newest group first."""
+    rows = list(
         JobHistory.objects.filter(status=RunStatus.FAILED, started_at__gte=since)
-        .annotate(
-            colon=Case(When(error="", then=Value(0)), default=colon, output_field=IntegerField())
-        )
-        .annotate(kind=Left(kind, 200))
+        .annotate(kind=error_kind("error"))
         .values("job__handler", "kind")
         .annotate(count=Count("id"), last_seen=Max("started_at"), newest=Max("id"))
         .order_by("-last_seen")[:limit]
     )
-    groups = []
     samples = dict(
         JobHistory.objects.filter(pk__in=[row["newest"] for row in rows]).values_list("pk", "error")
     )
-    for row in rows:
-        groups.append(
-            FailureGroup(
-                handler=row["job__handler"],
-                error_type=row["kind"],
-                count=row["count"],
-                last_seen=row["last_seen"],
-                sample=samples.get(row["newest"], "")[:2000],
-                retryable=failed_jobs(row["job__handler"], row["kind"]).count(),
-            )
+    retryable = {
+        (row["handler"], row["kind"]): row["n"]
+        for row in Job.objects.filter(status=JobStatus.FAILED)
+        .annotate(kind=error_kind("last_error"))
+        .values("handler", "kind")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    return [
+        FailureGroup(
+            handler=row["job__handler"],
+            error_type=row["kind"],
+            count=row["count"],
+            last_seen=row["last_seen"],
+            sample=samples.get(row["newest"], "")[:2000],
+            retryable=retryable.get((row["job__handler"], row["kind"]), 0),
         )
-    return groups
+        for row in rows
+    ]
 
 
 def failed_jobs(handler: str, error_type: str) -> Any:
     """The failed jobs one failure group can retry: same handler, last error of that type."""
     jobs = Job.objects.filter(status=JobStatus.FAILED, handler=handler)
-    if error_type == "(no error text)":
+    if error_type == NO_ERROR:
         return jobs.filter(last_error="")
-    return jobs.filter(last_error__startswith=f"{error_type}:")
+    return jobs.annotate(kind=error_kind("last_error")).filter(kind=error_type)

@@ -70,10 +70,9 @@ def status_counts() -> dict[str, Figure]:
 def headline(now: datetime) -> dict[str, Any]:
     """The numbers at the top of the overview."""
     counts = status_counts()
-    last_hour = rollup.grouped(now - timedelta(hours=1), now, "queue")
-    runs = sum(r.total for r in last_hour.values())
-    failed = sum(r.failed for r in last_hour.values())
-    recent = rollup.grouped(now - timedelta(minutes=5), now, "queue")
+    last_hour = rollup.total(now - timedelta(hours=1), now)
+    runs, failed = last_hour.total, last_hour.failed
+    recent = rollup.total(now - timedelta(minutes=5), now)
     total = sum(int(figure) for figure in counts.values())
     return {
         "counts": counts,
@@ -86,7 +85,7 @@ def headline(now: datetime) -> dict[str, Any]:
         "runs_last_hour": runs,
         "failed_last_hour": failed,
         "failure_rate": (failed / runs) if runs else None,
-        "throughput": sum(r.total for r in recent.values()) / 5.0,
+        "throughput": recent.total / 5.0,
     }
 
 
@@ -96,32 +95,29 @@ def _epoch(moment: datetime) -> int:
 
 def run_series(now: datetime) -> dict[str, Any]:
     """Completed and failed runs per minute over the last hour and per hour over 7 days."""
-    end_minute = rollup.minute_floor(now)
-    week_start = end_minute.replace(minute=0) - timedelta(days=7) + timedelta(hours=1)
-    hour_start = end_minute - timedelta(minutes=59)
-    per_minute: dict[datetime, tuple[int, int]] = {}
-    per_hour: dict[datetime, list[int]] = {}
-    for row in rollup.minutes(week_start, now, ("minute",)):
-        minute = rollup.minute_floor(row["minute"])
-        done, failed = row["completed"] or 0, row["failed"] or 0
-        if minute >= hour_start:
-            per_minute[minute] = (done, failed)
-        hour = per_hour.setdefault(minute.replace(minute=0), [0, 0])
-        hour[0] += done
-        hour[1] += failed
+    this_minute = rollup.minute_floor(now)
+    hour_start = this_minute - timedelta(minutes=59)
+    week_start = rollup.hour_floor(now) - timedelta(hours=24 * 7 - 1)
+    end = now + timedelta(seconds=1)
+    per_minute = {
+        rollup.minute_floor(row["bucket"]): row
+        for row in rollup.from_history(hour_start, end, (), "minute")
+    }
+    per_hour = {
+        rollup.hour_floor(row["bucket"]): row
+        for row in rollup.runs(week_start, now, (), hourly=True)
+    }
     minutes = [hour_start + timedelta(minutes=i) for i in range(60)]
     hours = [week_start + timedelta(hours=i) for i in range(24 * 7)]
+    return {"minute": _series(minutes, per_minute), "hour": _series(hours, per_hour)}
+
+
+def _series(slots: list[datetime], rows: dict[datetime, dict[str, Any]]) -> dict[str, list[int]]:
+    empty: dict[str, Any] = {}
     return {
-        "minute": {
-            "t": [_epoch(m) for m in minutes],
-            "completed": [per_minute.get(m, (0, 0))[0] for m in minutes],
-            "failed": [per_minute.get(m, (0, 0))[1] for m in minutes],
-        },
-        "hour": {
-            "t": [_epoch(h) for h in hours],
-            "completed": [per_hour.get(h, [0, 0])[0] for h in hours],
-            "failed": [per_hour.get(h, [0, 0])[1] for h in hours],
-        },
+        "t": [_epoch(slot) for slot in slots],
+        "completed": [rows.get(slot, empty).get("completed") or 0 for slot in slots],
+        "failed": [rows.get(slot, empty).get("failed") or 0 for slot in slots],
     }
 
 

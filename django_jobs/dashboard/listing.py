@@ -57,6 +57,10 @@ class Listing:
         return urlencode(data)
 
     @property
+    def searching(self) -> bool:
+        return bool(self.form.data.get("q", "").strip())
+
+    @property
     def base_query(self) -> str:
         return self.query_string()
 

@@ -20,9 +20,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ..conf import jobs_settings
-from ..models import DURATION_BOUNDS_MS, Job
+from ..models import DURATION_BOUNDS_MS, Job, JobStatus
 from ..status import runner_status
-from . import rollup
+from . import figures, rollup
 from .access import allowed
 
 PREFIX = "django_jobs"
@@ -34,13 +34,24 @@ def collect() -> Iterator[Any]:
 
     now = timezone.now()
     jobs = GaugeMetricFamily(
-        f"{PREFIX}_jobs", "Jobs by status and queue.", labels=["status", "queue"]
+        f"{PREFIX}_jobs",
+        "Jobs by status (past 10,000 a status, the database planner's estimate).",
+        labels=["status"],
+    )
+    for status, figure in figures.status_counts().items():
+        jobs.add_metric([status], int(figure))
+    yield jobs
+    live = GaugeMetricFamily(
+        f"{PREFIX}_jobs_live", "Pending and running jobs by queue.", labels=["status", "queue"]
     )
     for status, queue, n in (
-        Job.objects.order_by().values_list("status", "queue").annotate(n=Count("id"))
+        Job.objects.filter(status__in=[JobStatus.PENDING, JobStatus.RUNNING])
+        .order_by()
+        .values_list("status", "queue")
+        .annotate(n=Count("id"))
     ):
-        jobs.add_metric([status, queue], n)
-    yield jobs
+        live.add_metric([status, queue], n)
+    yield live
     runs = CounterMetricFamily(
         f"{PREFIX}_runs",
         "Finished runs by handler, queue and outcome.",

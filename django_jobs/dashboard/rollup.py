@@ -1,10 +1,12 @@
-"""Finished runs counted per minute, handler and queue (``RunMinute``), and queue samples.
+"""Finished runs counted per hour, handler and queue (``RunHour``), and queue samples.
 
-Figures over hours and days read this small table instead of every history
-row. It is filled from the history's finish-time index the first time a
-reader needs a minute that has closed: no worker writes to it, and the rows
-stay when old history is pruned. The minutes still open are read straight
-from the history.
+Figures over days read this small table instead of every history row. It is
+filled from the history's finish-time index the first time a reader needs an
+hour that has closed: no worker writes to it, and its rows stay when old
+history is pruned. Whatever the closed hours do not cover (the current hour,
+the part of the first hour a window starts inside) is read straight from the
+history through the same index, so a read never walks more than about two
+hours of history rows.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.db.models import Count, Max, Min, Q, Sum
-from django.db.models.functions import TruncMinute
+from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from ..conf import jobs_settings
@@ -24,17 +26,19 @@ from ..models import (
     Job,
     JobHistory,
     QueueSample,
-    RunMinute,
+    RunHour,
     RunStatus,
 )
 
-# A minute is rolled up this long after it ends, so runs whose completion was
+HOUR = timedelta(hours=1)
+# An hour is rolled up this long after it ends, so runs whose completion was
 # still being written are in it.
 SETTLE = timedelta(minutes=2)
 # How far back the first roll-up reaches.
 REACH = timedelta(days=8)
 BUCKETS = [f"le_{ms}" for ms in DURATION_BOUNDS_MS]
 SUMMED = ["completed", "failed", "duration_ms", *BUCKETS]
+EPOCH = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
 
 
 @dataclass
@@ -75,9 +79,18 @@ def minute_floor(moment: datetime) -> datetime:
     return moment.astimezone(dt_timezone.utc).replace(second=0, microsecond=0)
 
 
+def hour_floor(moment: datetime) -> datetime:
+    return minute_floor(moment).replace(minute=0)
+
+
+def hour_ceil(moment: datetime) -> datetime:
+    floor = hour_floor(moment)
+    return floor if floor == moment else floor + HOUR
+
+
 def closed_until(now: datetime) -> datetime:
-    """The start of the first minute not yet rolled up."""
-    return minute_floor(now - SETTLE)
+    """The start of the first hour not rolled up yet."""
+    return hour_floor(now - SETTLE)
 
 
 def _aggregates() -> dict[str, Any]:
@@ -92,86 +105,113 @@ def _aggregates() -> dict[str, Any]:
     return sums
 
 
-def history_minutes(start: datetime, end: datetime) -> list[dict[str, Any]]:
-    """Finished runs with ``start <= completed_at < end``, per minute, handler and queue."""
-    return list(
-        JobHistory.objects.filter(
-            completed_at__gte=start,
-            completed_at__lt=end,
-            status__in=[RunStatus.COMPLETED, RunStatus.FAILED],
-        )
-        .annotate(minute=TruncMinute("completed_at", tzinfo=dt_timezone.utc))
-        .values("minute", "job__handler", "job__queue")
-        .annotate(**_aggregates())
-        .order_by()
+def from_history(
+    start: datetime, end: datetime, by: tuple[str, ...] = (), bucket: str | None = None
+) -> list[dict[str, Any]]:
+    """Finished runs with ``start <= completed_at < end``, summed per ``by`` and ``bucket``.
+
+    ``by`` holds "handler" and/or "queue"; ``bucket`` ("minute", "hour") adds a
+    "bucket" key with the start of each. Reads the finish-time index only.
+    """
+    if start >= end:
+        return []
+    runs = JobHistory.objects.filter(
+        completed_at__gte=start,
+        completed_at__lt=end,
+        status__in=[RunStatus.COMPLETED, RunStatus.FAILED],
     )
+    keys = [f"job__{name}" for name in by]
+    if bucket:
+        runs = runs.annotate(bucket=Trunc("completed_at", bucket, tzinfo=dt_timezone.utc))
+        keys.append("bucket")
+    if not keys:  # one total: .values() without names would group by every column
+        return [runs.aggregate(**_aggregates())]
+    rows = list(runs.values(*keys).annotate(**_aggregates()).order_by())
+    for row in rows:
+        for name in by:
+            row[name] = row.pop(f"job__{name}")
+    return rows
 
 
 def refresh(now: datetime | None = None) -> int:
-    """Roll up the closed minutes not rolled up yet; returns how many rows it wrote.
+    """Roll up the closed hours not rolled up yet; returns how many rows it wrote.
 
     Two readers doing it at once write the same rows; the unique constraint
     keeps one of each.
     """
     until = closed_until(now or timezone.now())
-    last = RunMinute.objects.aggregate(last=Max("minute"))["last"]
-    start = last + timedelta(minutes=1) if last else until - REACH
+    last = RunHour.objects.aggregate(last=Max("hour"))["last"]
+    start = last + HOUR if last else hour_floor(until - REACH)
     if start >= until:
         return 0
     rows = [
-        RunMinute(
-            minute=row["minute"],
-            handler=row["job__handler"],
-            queue=row["job__queue"],
+        RunHour(
+            hour=row["bucket"],
+            handler=row["handler"],
+            queue=row["queue"],
             **{name: row[name] or 0 for name in SUMMED},
         )
-        for row in history_minutes(start, until)
+        for row in from_history(start, until, ("handler", "queue"), "hour")
     ]
-    RunMinute.objects.bulk_create(rows, batch_size=500, ignore_conflicts=True)
+    RunHour.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
     return len(rows)
 
 
-def minutes(start: datetime, now: datetime, by: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """Rows of summed runs from ``start`` to now: rolled-up minutes, then the open ones.
-
-    ``by`` names the grouping ("minute", "handler", "queue"); each row holds
-    those keys and the summed columns.
-    """
+def runs(
+    start: datetime, now: datetime, by: tuple[str, ...] = (), hourly: bool = False
+) -> list[dict[str, Any]]:
+    """Summed runs from ``start`` to ``now``: closed hours from the roll-up, the rest from
+    the history. Rows hold the ``by`` keys (and "bucket", an hour, when ``hourly``)."""
     refresh(now)
-    until = closed_until(now)
-    rolled = list(
-        RunMinute.objects.filter(minute__gte=minute_floor(start), minute__lt=until)
-        .values(*by)
-        .annotate(**{name: Sum(name) for name in SUMMED})
-        .order_by()
-    )
-    rename = {"minute": "minute", "handler": "job__handler", "queue": "job__queue"}
-    merged: dict[tuple, dict[str, Any]] = {}
+    until, first = closed_until(now), hour_ceil(start)
+    end = now + timedelta(seconds=1)
+    bucket = "hour" if hourly else None
+    if first >= until:
+        return from_history(start, end, by, bucket)
+    columns = [*(["hour"] if hourly else []), *by]
+    hours = RunHour.objects.filter(hour__gte=first, hour__lt=until)
+    sums = {name: Sum(name) for name in SUMMED}
+    if columns:
+        rolled = list(hours.values(*columns).annotate(**sums).order_by())
+    else:
+        rolled = [hours.aggregate(**sums)]
     for row in rolled:
-        merged[tuple(row[key] for key in by)] = row
-    for row in history_minutes(max(until, minute_floor(start)), now + timedelta(seconds=1)):
-        key = tuple(row[rename[name]] for name in by)
-        target = merged.setdefault(
-            key, {**dict(zip(by, key, strict=True)), **dict.fromkeys(SUMMED, 0)}
-        )
+        if hourly:
+            row["bucket"] = row.pop("hour")
+    keys = [*by, *(["bucket"] if hourly else [])]
+    merged: dict[tuple, dict[str, Any]] = {}
+    parts = rolled + from_history(start, first, by, bucket) + from_history(until, end, by, bucket)
+    for row in parts:
+        key = tuple(row[name] for name in keys)
+        if key not in merged:
+            merged[key] = row
+            continue
         for name in SUMMED:
-            target[name] = (target[name] or 0) + (row[name] or 0)
+            merged[key][name] = (merged[key][name] or 0) + (row[name] or 0)
     return list(merged.values())
+
+
+def total(start: datetime, now: datetime) -> Runs:
+    """All runs since ``start`` (no join with the jobs table)."""
+    result = Runs()
+    for row in runs(start, now):
+        result.add(row)
+    return result
 
 
 def grouped(start: datetime, now: datetime, by: str) -> dict[str, Runs]:
     """Runs since ``start`` per handler or per queue."""
     result: dict[str, Runs] = {}
-    for row in minutes(start, now, (by,)):
+    for row in runs(start, now, (by,)):
         result.setdefault(row[by], Runs()).add(row)
     return result
 
 
-def totals() -> dict[tuple[str, str], Runs]:
+def totals(now: datetime | None = None) -> dict[tuple[str, str], Runs]:
     """Every rolled-up and open run per (handler, queue): the metrics' counters."""
-    now = timezone.now()
+    now = now or timezone.now()
     result: dict[tuple[str, str], Runs] = {}
-    for row in minutes(now - timedelta(days=36500), now, ("handler", "queue")):
+    for row in runs(EPOCH, now, ("handler", "queue")):
         result.setdefault((row["handler"], row["queue"]), Runs()).add(row)
     return result
 

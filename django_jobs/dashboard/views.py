@@ -79,7 +79,8 @@ def jobs(request: HttpRequest) -> HttpResponse:
         number = 1
     offset = (number - 1) * listing.PAGE_SIZE
     rows = list(found.queryset[offset : offset + listing.PAGE_SIZE + 1])
-    count, capped = listing.capped_count(found.queryset)
+    # A text search scans the table; counting its matches would scan it twice.
+    count, capped = (None, False) if found.searching else listing.capped_count(found.queryset)
     return render(
         request,
         "jobs.html",
@@ -98,7 +99,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
 @requires("view")
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(Job.objects.select_related("worker"), pk=pk)
-    runs = list(JobHistory.objects.filter(job=job).order_by("-started_at", "-id")[:50])
+    runs = list(JobHistory.objects.filter(job=job).order_by("-started_at")[:50])
     schedule = schedule_of(job) if job.is_recurring else None
     chart = [
         [int(run.started_at.timestamp()), run.duration]
@@ -134,7 +135,7 @@ def _pretty(value: Any) -> str:
 @requires("view")
 def recurring(request: HttpRequest) -> HttpResponse:
     queryset = Job.objects.recurring().order_by("name", "id")
-    page = Paginator(queryset, 100).get_page(request.GET.get("page"))
+    page = Paginator(queryset, 50).get_page(request.GET.get("page"))
     return render(
         request, "recurring.html", "recurring", page=page, rows=breakdown.recurring_rows(page)
     )
