@@ -138,5 +138,5 @@ def metrics(request: HttpRequest) -> HttpResponse:
             content_type="text/plain",
         )
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Collector())  # type: ignore[arg-type]
+    registry.register(_Collector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import template
 
 register = template.Library()
@@ -44,7 +46,7 @@ def rate(value: float | None) -> str:
 
 
 @register.filter
-def since(moment, now) -> float | None:
+def since(moment: datetime | None, now: datetime | None) -> float | None:
     """Seconds from ``moment`` to ``now``."""
     if not moment or not now:
         return None
