@@ -1,5 +1,7 @@
 """The dashboard in a real headless Chromium against a live server and a real worker cycle."""
 
+import math
+import random
 import re
 from datetime import timedelta
 
@@ -7,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from django_jobs import enqueue, schedule
-from django_jobs.models import Job, JobHistory, JobStatus
+from django_jobs.dashboard import figures, rollup
+from django_jobs.models import Job, JobHistory, JobStatus, QueueSample, RunStatus
 from django_jobs.worker import Worker
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,6 +20,65 @@ WAIT = 20_000  # ms: polls come every 5 s
 
 def run_worker():
     Worker(listen=False).run_once()
+
+
+def past_runs(now):
+    """A week of earlier runs (busier by day, a bad spell yesterday) and an hour of queue
+    samples, as a site that has been running would have. Seeded, so every run draws alike."""
+    rng = random.Random(14)
+    names = ["sum 5", "mail later", "breaks 2"]
+    jobs = {job.handler: job for job in Job.objects.filter(name__in=names)}
+    ages = [timedelta(seconds=rng.uniform(0, 3600)) for _ in range(240)]
+    for hour in range(1, 24 * 7):
+        busy = 6 + 5 * math.sin(hour / 24 * 2 * math.pi) + rng.uniform(0, 3)
+        ages += [timedelta(hours=hour, seconds=rng.uniform(0, 3600)) for _ in range(int(busy))]
+    rows = []
+    for age in ages:
+        handler = rng.choice(["add", "add", "noop", "fail"])
+        bad_spell = timedelta(hours=20) < age < timedelta(hours=23)
+        failed = handler == "fail" and (bad_spell or rng.random() < 0.3)
+        duration = int(rng.lognormvariate(4.5, 0.8))
+        rows.append(
+            JobHistory(
+                job=jobs[handler],
+                status=RunStatus.FAILED if failed else RunStatus.COMPLETED,
+                started_at=now - age - timedelta(milliseconds=duration),
+                completed_at=now - age,
+                duration=duration,
+                error="RuntimeError: boom" if failed else "",
+                worker="earlier-worker",
+            )
+        )
+    for name, expression, spread in (("cleanup", "*/15 * * * *", 60), ("digest", "0 * * * *", 900)):
+        job = schedule(f"{name} (every run)", "noop", expression)
+        for i in range(20):
+            duration = int(spread * (1 + rng.random()) + (300 if i in (12, 13) else 0))
+            end = now - timedelta(minutes=15 * (20 - i))
+            rows.append(
+                JobHistory(
+                    job=job,
+                    status=RunStatus.COMPLETED,
+                    started_at=end - timedelta(milliseconds=duration),
+                    completed_at=end,
+                    duration=duration,
+                    worker="earlier-worker",
+                )
+            )
+    JobHistory.objects.bulk_create(rows)
+    depth = {"default": 3, "mail": 12}
+    for minute in range(59, 0, -1):
+        at = rollup.minute_floor(now) - timedelta(minutes=minute)
+        for queue in depth:
+            depth[queue] = max(0, depth[queue] + rng.randint(-3, 3))
+            QueueSample.objects.create(minute=at, queue=queue, depth=depth[queue])
+
+
+def runs_in_charts():
+    """What the two run charts must add up to: finished runs in their windows."""
+    data = figures.run_series(timezone.now())
+    return sum(data["minute"]["completed"]) + sum(data["minute"]["failed"]), sum(
+        data["hour"]["completed"]
+    ) + sum(data["hour"]["failed"])
 
 
 @pytest.fixture
@@ -30,6 +92,7 @@ def seeded(django_user_model):
     nightly = schedule("nightly report", "noop", "1h")
     Job.objects.filter(pk=nightly.pk).update(next_run_at=timezone.now() - timedelta(seconds=1))
     run_worker()
+    past_runs(timezone.now())
     return nightly
 
 
@@ -64,9 +127,12 @@ def count_of(page, status):
 
 def test_overview_draws_charts_and_follows_new_jobs_without_reload(page, shots):
     page.wait_for_selector("#chart-minute[data-drawn=true] canvas", timeout=WAIT)
-    assert int(page.get_attribute("#chart-minute", "data-total")) == 11
-    assert int(page.get_attribute("#chart-hour", "data-total")) == 11
+    last_hour, week = runs_in_charts()
+    assert last_hour > 11 and week > last_hour  # the worker's 11 runs and earlier ones
+    assert int(page.get_attribute("#chart-minute", "data-total")) == last_hour
+    assert int(page.get_attribute("#chart-hour", "data-total")) == week
     page.wait_for_selector("#chart-depth[data-drawn=true] canvas", timeout=WAIT)
+    assert int(page.get_attribute("#chart-depth", "data-total")) > 0
     assert count_of(page, "completed") == 7
     assert count_of(page, "failed") == 3
     page.screenshot(path=shots / "overview.png", full_page=True)
@@ -90,19 +156,31 @@ def test_trigger_shows_the_new_attempt(page, live_server, shots):
     job = Job.objects.get(name="sum 0")
     page.goto(f"{live_server.url}/dashboard/jobs/{job.pk}/")
     assert page.locator("#jd-attempts > li").count() == 1
-    page.wait_for_selector("#chart-durations[data-drawn=true] canvas", timeout=WAIT)
     page.click("button[data-verb=run]")
     page.wait_for_selector("text=1 job queued")
     run_worker()
-    page.wait_for_function(
-        "document.querySelectorAll('#jd-attempts > li').length === 2", timeout=WAIT
-    )
+    newest = JobHistory.objects.filter(job=job).order_by("-id").first()
     assert JobHistory.objects.filter(job=job).count() == 2
-    page.screenshot(path=shots / "job.png", full_page=True)
+    # The attempts poll: the new one appears without a reload.
+    page.wait_for_selector(f"#jd-attempts > li[data-run='{newest.pk}']", timeout=WAIT)
+    assert page.locator("#jd-attempts > li").count() == 2
+    page.wait_for_selector("#chart-durations[data-drawn=true] canvas", timeout=WAIT)
+    assert page.errors == []
+
+
+def test_a_busy_jobs_page(page, live_server, shots):
+    job = Job.objects.get(name="breaks 2")
+    page.goto(f"{live_server.url}/dashboard/jobs/{job.pk}/")
+    page.wait_for_selector("#chart-durations[data-drawn=true] canvas", timeout=WAIT)
+    page.locator("#jd-attempts details").first.click()
+    page.screenshot(path=shots / "job.png")
     assert page.errors == []
 
 
 def test_bulk_retry_of_failed_jobs(page, live_server, shots):
+    page.goto(f"{live_server.url}/dashboard/failures/")
+    page.locator("#jd-failures details").first.click()
+    page.screenshot(path=shots / "failures.png", full_page=True)
     page.goto(f"{live_server.url}/dashboard/jobs/?status=failed")
     assert page.locator("#jd-jobs tbody tr").count() == 3
     page.screenshot(path=shots / "jobs.png", full_page=True)
@@ -112,8 +190,6 @@ def test_bulk_retry_of_failed_jobs(page, live_server, shots):
     page.click("#jd-confirm")
     page.wait_for_selector("text=3 jobs queued for retry")
     assert Job.objects.filter(status=JobStatus.FAILED).count() == 0
-    page.goto(f"{live_server.url}/dashboard/failures/")
-    page.screenshot(path=shots / "failures.png", full_page=True)
     assert page.errors == []
 
 
