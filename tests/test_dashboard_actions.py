@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from django_jobs import enqueue, schedule, steering
+from django_jobs.dashboard import actions
 from django_jobs.exceptions import JobStateError
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
 from django_jobs.worker import Worker
@@ -165,6 +166,16 @@ def test_bulk_on_a_selection_skips_what_its_state_refuses(admin_client):
     response = admin_client.post(url("bulk"), data, follow=True)
     assert b"1 job queued for retry, 1 skipped" in response.content
     assert admin_client.post(url("bulk"), {"verb": "retry", "ids": ["x"]}).status_code == 302
+
+
+def test_bulk_refuses_more_than_its_limit(admin_client, monkeypatch):
+    monkeypatch.setattr(actions, "MAX_BULK", 2)
+    jobs = [failed_job(f"b{i}") for i in range(3)]
+    data = {"verb": "retry", "scope": "all", "status": "failed", "confirmed": "yes"}
+    response = admin_client.post(url("bulk"), data)
+    assert response.status_code == 200 and response.context["too_many"]
+    assert b"narrow the filter" in response.content
+    assert all(Job.objects.get(pk=j.pk).status == JobStatus.FAILED for j in jobs)
 
 
 def test_bulk_delete_and_cancel(admin_client):
