@@ -285,3 +285,24 @@ def test_names_data_errors_and_results_holding_html_are_escaped(admin_client):
     evil_recurring = schedule(EVIL, "noop", "1h", {"x": EVIL})
     assert EVIL.encode() not in admin_client.get(url("recurring")).content
     assert EVIL.encode() not in admin_client.get(url("job", evil_recurring.pk)).content
+
+
+def test_metrics_name_every_documented_family(admin_client):
+    job = enqueue("noop", queue="mail")
+    JobHistory.objects.create(
+        job=job, status=RunStatus.COMPLETED, duration=42, completed_at=timezone.now()
+    )
+    text = admin_client.get(url("metrics")).content.decode()
+    for name in [
+        'django_jobs_jobs{status="pending"} 1.0',
+        'django_jobs_jobs_live{queue="mail",status="pending"} 1.0',
+        'django_jobs_runs_total{handler="noop",outcome="completed",queue="mail"} 1.0',
+        'django_jobs_run_duration_seconds_bucket{handler="noop",le="0.05",queue="mail"} 1.0',
+        'django_jobs_run_duration_seconds_bucket{handler="noop",le="0.01",queue="mail"} 0.0',
+        'django_jobs_queue_depth{queue="mail"} 1.0',
+        "django_jobs_queue_oldest_due_seconds",
+        "django_jobs_workers_live 0.0",
+        "django_jobs_workers_lost 0.0",
+        "django_jobs_runner_running",
+    ]:
+        assert name in text, name
