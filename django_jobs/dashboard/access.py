@@ -1,8 +1,7 @@
 """Who may see the dashboard and press its buttons.
 
-The rule is the API's: active staff users holding Django's model permission on
-``Job`` for what they do (``view`` to look, ``change`` to steer, ``delete`` to
-delete). ``allowed`` is the one place the dashboard asks.
+The rule is the API's and the admin's, owned by ``django_jobs.permissions``:
+active staff users holding Django's model permission for what they do.
 """
 
 from __future__ import annotations
@@ -16,20 +15,17 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
-# What each dashboard action needs, as Job model permissions.
-ACTIONS = {"view": "view", "change": "change", "delete": "delete", "add": "add"}
+from ..permissions import NEEDS, user_may
 
 
 def allowed(user: Any, action: str) -> bool:
-    """Whether ``user`` may ``action`` ("view", "change", "delete", "add") jobs."""
-    if not (user and user.is_authenticated and user.is_active and user.is_staff):
-        return False
-    return bool(user.has_perm(f"django_jobs.{ACTIONS[action]}_job"))
+    """Whether ``user`` may ``action`` (a key of ``django_jobs.permissions.NEEDS``)."""
+    return user_may(user, action)
 
 
 def permissions(user: Any) -> dict[str, bool]:
-    """The actions ``user`` may take, for templates to show only usable buttons."""
-    return {action: allowed(user, action) for action in ACTIONS}
+    """What ``user`` may do, for templates to show only usable buttons."""
+    return {action: user_may(user, action) for action in NEEDS}
 
 
 def requires(action: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:

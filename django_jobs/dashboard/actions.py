@@ -87,7 +87,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@requires("change")
+@requires("retry")
 def retry_failures(request: HttpRequest) -> HttpResponse:
     """Retry every failed job of one failure group (handler and error type)."""
     jobs = breakdown.failed_jobs(
@@ -99,7 +99,7 @@ def retry_failures(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@requires("change")
+@requires("control_runner")
 def runner(request: HttpRequest) -> HttpResponse:
     wanted = request.POST.get("runner")
     if wanted not in ("start", "stop"):

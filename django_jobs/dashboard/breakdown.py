@@ -12,7 +12,7 @@ from django.db.models.functions import Left, StrIndex
 from ..api.serializers import schedule_of
 from ..models import Job, JobHistory, JobStatus, RunStatus
 from . import rollup
-from .steer import VERBS, Verb, buttons
+from .steer import Verb, buttons
 
 SPARK_RUNS = 20
 RECURRING_VERBS = ("run", "pause", "resume")
@@ -67,15 +67,12 @@ class RecurringRow:
     job: Job
     last_status: str
     durations: list[int]
+    offered: list[tuple[str, Verb]]
 
     @property
     def words(self) -> str:
         schedule = schedule_of(self.job)
         return schedule.describe() if schedule else "cannot be read"
-
-    @property
-    def offered(self) -> list[tuple[str, Verb]]:
-        return [(verb, VERBS[verb]) for verb in buttons(self.job) if verb in RECURRING_VERBS]
 
     @property
     def sparkline(self) -> str:
@@ -89,7 +86,7 @@ class RecurringRow:
         )
 
 
-def recurring_rows(jobs: Any) -> list[RecurringRow]:
+def recurring_rows(jobs: Any, user: Any) -> list[RecurringRow]:
     """Each recurring job with its last outcome and recent durations (one indexed query each)."""
     rows = []
     for job in jobs:
@@ -100,7 +97,8 @@ def recurring_rows(jobs: Any) -> list[RecurringRow]:
         )
         last = next((status for status, _ in recent if status != RunStatus.RUNNING), "")
         durations = [d for status, d in reversed(recent) if d is not None]
-        rows.append(RecurringRow(job, last, durations))
+        offered = [(verb, action) for verb, action in buttons(job, user) if verb in RECURRING_VERBS]
+        rows.append(RecurringRow(job, last, durations, offered))
     return rows
 
 

@@ -5,27 +5,30 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .. import steering
 from ..admin.steering import summary
 from ..exceptions import JobStateError
-from ..models import Job, JobStatus
+from ..models import Job
+from ..permissions import user_may
 
 
 @dataclass(frozen=True)
 class Verb:
     call: Callable[[int], object]
-    permission: str  # the access.allowed action it needs
+    permission: str  # what it does, for permissions.user_may and steering.may
     label: str
     done: str  # what the summary says was done
 
 
+# verb in the URL -> the service call; ``permission`` is also steering's verb.
 VERBS: dict[str, Verb] = {
-    "run": Verb(steering.trigger, "change", "Run now", "queued"),
-    "retry": Verb(steering.retry, "change", "Retry", "queued for retry"),
-    "cancel": Verb(steering.cancel, "change", "Cancel", "cancelled"),
-    "pause": Verb(steering.pause, "change", "Pause", "paused"),
-    "resume": Verb(steering.resume, "change", "Resume", "resumed"),
+    "run": Verb(steering.trigger, "trigger", "Run now", "queued"),
+    "retry": Verb(steering.retry, "retry", "Retry", "queued for retry"),
+    "cancel": Verb(steering.cancel, "cancel", "Cancel", "cancelled"),
+    "pause": Verb(steering.pause, "pause", "Pause", "paused"),
+    "resume": Verb(steering.resume, "resume", "Resume", "resumed"),
     "delete": Verb(steering.delete, "delete", "Delete", "deleted"),
 }
 
@@ -52,17 +55,15 @@ def _reason(exc: JobStateError) -> str:
     return text.rsplit("(", 1)[-1].rstrip(")") if "(" in text else text
 
 
-def buttons(job: Job) -> list[str]:
-    """The verbs worth offering on this job's page; the service still decides."""
-    offered = []
-    if job.status != JobStatus.RUNNING:
-        offered.append("run")
-    if job.status == JobStatus.FAILED:
-        offered.append("retry")
-    if job.status in (JobStatus.PENDING, JobStatus.RUNNING):
-        offered.append("cancel")
-    if job.is_recurring:
-        offered.append("resume" if job.paused else "pause")
-    if job.status != JobStatus.RUNNING:
-        offered.append("delete")
-    return offered
+def buttons(job: Job, user: Any) -> list[tuple[str, Verb]]:
+    """The verbs this user may use on this job now: steering and permissions decide."""
+    return [
+        (verb, action)
+        for verb, action in VERBS.items()
+        if user_may(user, action.permission) and steering.may(action.permission, job)
+    ]
+
+
+def usable(user: Any) -> dict[str, Verb]:
+    """The verbs this user may use on some job, for the bulk menu."""
+    return {verb: action for verb, action in VERBS.items() if user_may(user, action.permission)}

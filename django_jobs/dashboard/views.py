@@ -20,7 +20,7 @@ from ..models import Job, JobHistory
 from ..status import runner_status
 from . import breakdown, figures, listing
 from .access import permissions, requires
-from .steer import VERBS, buttons
+from .steer import buttons, usable
 
 NAV = [
     ("overview", "Overview"),
@@ -92,7 +92,7 @@ def jobs(request: HttpRequest) -> HttpResponse:
         count=count,
         capped=capped,
         sorts=listing.SORTS,
-        verbs=VERBS,
+        verbs=usable(request.user),
     )
 
 
@@ -119,7 +119,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if schedule and not job.is_finished
         else [],
         chart=chart,
-        offered=[(verb, VERBS[verb]) for verb in buttons(job)],
+        offered=buttons(job, request.user),
     )
 
 
@@ -137,7 +137,11 @@ def recurring(request: HttpRequest) -> HttpResponse:
     queryset = Job.objects.recurring().order_by("name", "id")
     page = Paginator(queryset, 50).get_page(request.GET.get("page"))
     return render(
-        request, "recurring.html", "recurring", page=page, rows=breakdown.recurring_rows(page)
+        request,
+        "recurring.html",
+        "recurring",
+        page=page,
+        rows=breakdown.recurring_rows(page, request.user),
     )
 
 

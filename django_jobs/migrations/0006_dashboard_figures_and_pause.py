@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("django_jobs", "0004_fewer_indexes"),
+        ("django_jobs", "0005_recurring_identity"),
     ]
 
     operations = [
