@@ -306,3 +306,12 @@ def test_metrics_name_every_documented_family(admin_client):
         "django_jobs_runner_running",
     ]:
         assert name in text, name
+
+
+def test_steering_says_when_pause_and_resume_apply():
+    recurring, one_time = schedule("ticker", "noop", "1h"), enqueue("noop")
+    assert steering.may("pause", recurring) and not steering.may("resume", recurring)
+    assert not steering.may("pause", one_time) and not steering.may("resume", one_time)
+    paused = steering.pause(recurring)
+    assert steering.may("resume", paused) and not steering.may("pause", paused)
+    assert not steering.may("pause", "pending")  # a bare status cannot say
