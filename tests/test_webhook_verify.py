@@ -92,6 +92,7 @@ GOOD = {"url": "https://hooks.example.com/in", "secret": SECRET, "events": ["job
         ({"a": GOOD}, {"WEBHOOK_ALLOWED_NETWORKS": ["10.0.0.0/99"]}, "not an address or network"),
     ],
 )
+@pytest.mark.django_db  # Django 6 runs the models' database checks once a check has failed
 def test_bad_webhook_settings_fail_the_system_check(webhooks, extra, says):
     with override_settings(DJANGO_JOBS={"WEBHOOKS": webhooks, **extra}):
         errors = [e for e in check_settings() if e.id == "django_jobs.E020"]
