@@ -44,8 +44,11 @@ class Finished:
 def finish(worker: Worker, items: Sequence[Finished], now: datetime, using: str) -> list[Finished]:
     """Apply outcomes to their jobs and history rows; returns the ones that were applied.
 
-    When the database refuses a value of the batch, the batch is written row
-    by row, and the rows it refuses fail their jobs (``finish_one_by_one``).
+    When the batch fails for any reason but a lost connection (a refused
+    value; on MariaDB an outcome too large for a packet ends with "server has
+    gone away" while the connection stays usable), it is written row by row,
+    and an outcome whose own write still fails that way fails its job
+    (``finish_one_by_one``).
     """
     if not items:
         return []
@@ -57,7 +60,7 @@ def finish(worker: Worker, items: Sequence[Finished], now: datetime, using: str)
             with transaction.atomic(using=using):
                 applied = finish_in_transaction(worker, by_id, now, using)
     except Exception as exc:
-        if not faults.refused(exc, using):
+        if faults.classify(exc, using) is faults.Fault.OUTAGE:
             raise
         return finish_one_by_one(worker, items, now, using)
     return after_finish(by_id, applied)
@@ -79,7 +82,7 @@ def finish_one_by_one(
             with transaction.atomic(using=using):
                 applied += finish_in_transaction(worker, {pk: item}, now, using)
         except Exception as exc:
-            if not faults.refused(exc, using):
+            if faults.classify(exc, using) is faults.Fault.OUTAGE:
                 raise
             _reload(worker, {pk: item}, using)
             if _write_refusal(worker, item, exc, now, using):
@@ -120,7 +123,7 @@ def _write_refusal(worker: Worker, item: Finished, exc: Exception, now: datetime
             with transaction.atomic(using=using):
                 return _write_failure(worker, item, now, using, clear_data)
         except Exception as again:
-            if not faults.refused(again, using) or clear_data:
+            if faults.classify(again, using) is faults.Fault.OUTAGE or clear_data:
                 raise
     return False
 

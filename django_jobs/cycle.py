@@ -41,7 +41,7 @@ def finish_and_claim(
     try:
         return _finish_and_claim(worker, items, queues, limit, now, using)
     except Exception as exc:
-        if not faults.refused(exc, using):
+        if faults.classify(exc, using) is faults.Fault.OUTAGE:
             raise
     # A value of the batch was refused: outcomes row by row, then the claim on its own.
     applied = finish_one_by_one(worker, items, now, using)
