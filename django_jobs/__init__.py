@@ -6,6 +6,7 @@ at module import time anywhere.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .registry import JobHandler, create_job_handler, handler
@@ -25,11 +26,39 @@ __all__ = [
 ]
 
 
-def enqueue(handler_name: str, data: Any = None, **kwargs: Any) -> Job:
-    """Create a one-time job; see ``django_jobs.creating.enqueue``."""
+def enqueue(
+    handler_name: str,
+    data: Any = None,
+    *,
+    name: str | None = None,
+    run_at: datetime | None = None,
+    max_attempts: int | None = None,
+    queue: str | None = None,
+    priority: int | None = None,
+    timeout: float | None = None,
+    misfire_grace: float | None = None,
+    allow_overlap: bool = False,
+) -> Job:
+    """Create a one-time job; see ``django_jobs.creating.enqueue``.
+
+    ``run_at``: when it is due (default now); ``max_attempts``: default
+    ``DEFAULT_MAX_ATTEMPTS``; ``queue``: default ``DEFAULT_QUEUE``; higher
+    ``priority`` runs first; ``timeout``: seconds a run may take.
+    """
     from .creating import enqueue as _enqueue
 
-    return _enqueue(handler_name, data, **kwargs)
+    return _enqueue(
+        handler_name,
+        data,
+        name=name,
+        run_at=run_at,
+        max_attempts=max_attempts,
+        queue=queue,
+        priority=priority,
+        timeout=timeout,
+        misfire_grace=misfire_grace,
+        allow_overlap=allow_overlap,
+    )
 
 
 def enqueue_many(jobs: Any, **defaults: Any) -> list[Job]:

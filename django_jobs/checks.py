@@ -9,6 +9,7 @@ django_jobs.E002        a numeric setting is missing, not a number or out of ran
 django_jobs.E003        a ``HANDLERS`` entry cannot be imported or is not callable
 django_jobs.E004        a ``SCHEDULES`` entry is malformed or its expression is invalid
 django_jobs.E005        ``WORKER_TIMEOUT`` is not larger than ``HEARTBEAT_INTERVAL``
+django_jobs.E006        an on/off setting (``ENABLED``, ``AUTO_START``...) is not True or False
 django_jobs.E020        a ``WEBHOOKS`` endpoint or ``WEBHOOK_ALLOWED_NETWORKS`` is malformed
 django_jobs.E021        ``WEBHOOKS`` is set but the ``standardwebhooks`` package is missing
 django_jobs.E022        a ``WEBHOOK_*`` number is not a number or out of range
@@ -45,6 +46,7 @@ POSITIVE_INTEGERS = (
     "API_MAX_BULK",
     "MAX_ATTEMPTS_LIMIT",
 )
+SWITCHES = ("ENABLED", "AUTO_START", "RUNNER_ENABLED", "ENABLE_HISTORY")
 
 
 @register(Tags.compatibility)
@@ -59,6 +61,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
         for key in sorted(set(raw) - set(DEFAULTS))
     ]
     errors += _numbers()
+    errors += _switches()
     errors += _handlers()
     errors += _schedules()
     errors += _webhooks()
@@ -85,6 +88,18 @@ def _numbers() -> list:
             )
         )
     return errors
+
+
+def _switches() -> list:
+    # "false" or 0 would read as a value nobody meant; only booleans are clear.
+    return [
+        Error(
+            f"DJANGO_JOBS[{key!r}] must be True or False, got {getattr(jobs_settings, key)!r}.",
+            id="django_jobs.E006",
+        )
+        for key in SWITCHES
+        if not isinstance(getattr(jobs_settings, key), bool)
+    ]
 
 
 def _handlers() -> list:

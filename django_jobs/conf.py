@@ -15,8 +15,11 @@ from django.dispatch import receiver
 DEFAULTS: dict[str, Any] = {
     # Workers run jobs at all; False makes ``runjobs`` refuse to start.
     "ENABLED": True,
-    # Value of the runner flag before anybody switched it with start/stop.
-    "AUTO_START": True,
+    # Run an in-process worker thread in every process that serves the site
+    # (runserver, each gunicorn/uvicorn worker); see ``django_jobs.autostart``.
+    "AUTO_START": False,
+    # Value of the runner switch before anybody used start/stop.
+    "RUNNER_ENABLED": True,
     # Seconds between polls when nothing wakes the worker earlier.
     "POLL_INTERVAL": 1.0,
     "DEFAULT_MAX_ATTEMPTS": 3,

@@ -112,12 +112,24 @@ def enqueue(
     name: str | None = None,
     run_at: datetime | None = None,
     max_attempts: int | None = None,
-    **options: Any,
+    queue: str | None = None,
+    priority: int | None = None,
+    timeout: float | None = None,
+    misfire_grace: float | None = None,
+    allow_overlap: bool = False,
 ) -> Job:
     """Create a one-time job; inside ``atomic()`` it exists once the transaction commits."""
-    _check_options(options)
     job = build_job(
-        handler_name, data, name=name, run_at=run_at, max_attempts=max_attempts, **options
+        handler_name,
+        data,
+        name=name,
+        run_at=run_at,
+        max_attempts=max_attempts,
+        queue=queue,
+        priority=priority,
+        timeout=timeout,
+        misfire_grace=misfire_grace,
+        allow_overlap=allow_overlap,
     )
     using = router.db_for_write(Job)
     if connections[using].vendor == "postgresql":

@@ -345,6 +345,25 @@ class Runner(models.Model):
     def __str__(self) -> str:
         return "running" if self.running else "stopped"
 
+    @classmethod
+    def is_running(cls, using: str | None = None) -> bool:
+        """Whether workers may take jobs; ``RUNNER_ENABLED`` until somebody switched it."""
+        from .conf import jobs_settings
+
+        manager = cls.objects.using(using) if using else cls.objects
+        value = manager.filter(pk=cls.SINGLETON_ID).values_list("running", flat=True).first()
+        return bool(jobs_settings.RUNNER_ENABLED) if value is None else value
+
+    @classmethod
+    def switch(cls, running: bool) -> bool:
+        """Turn the switch on or off for every worker; on wakes idle workers at once."""
+        from . import notify
+
+        cls.objects.update_or_create(pk=cls.SINGLETON_ID, defaults={"running": bool(running)})
+        if running:
+            notify.job_available(None)
+        return bool(running)
+
 
 # Upper bounds (milliseconds) of the run-duration histogram kept in RunHour.
 DURATION_BOUNDS_MS = (10, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 60000, 300000)

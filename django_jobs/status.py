@@ -10,8 +10,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from .conf import jobs_settings
-from .models import Job, JobHistory, JobStatus, RunStatus, Worker
-from .steering import runner_running
+from .models import Job, JobHistory, JobStatus, Runner, RunStatus, Worker
 
 
 @dataclass
@@ -28,7 +27,19 @@ class WorkerStatus:
     running_jobs: list[dict[str, Any]]
 
 
-def runner_status(now: datetime | None = None) -> dict[str, Any]:
+@dataclass
+class RunnerStatus:
+    """The runner switch and the registered workers, live or not yet recovered."""
+
+    running: bool
+    workers: list[WorkerStatus]
+
+    @property
+    def live_workers(self) -> int:
+        return sum(1 for worker in self.workers if worker.alive)
+
+
+def runner_status(now: datetime | None = None) -> RunnerStatus:
     """The runner switch and every registered worker with what it is running."""
     now = now or timezone.now()
     timeout = float(jobs_settings.WORKER_TIMEOUT)
@@ -56,7 +67,7 @@ def runner_status(now: datetime | None = None) -> dict[str, Any]:
                 running_jobs=running.get(worker.pk, []),
             )
         )
-    return {"running": runner_running(), "workers": workers}
+    return RunnerStatus(running=Runner.is_running(), workers=workers)
 
 
 def job_stats(now: datetime | None = None) -> dict[str, Any]:

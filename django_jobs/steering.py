@@ -1,9 +1,10 @@
-"""Steering existing jobs: trigger, cancel, retry, delete, pause, resume, the runner switch.
+"""Steering existing jobs: trigger, cancel, retry, delete, pause and resume.
 
 The Python API, the REST API, the admin and the dashboard all call these, and
 ask ``may`` / ``refused_fields`` before offering a button or a form field, so
 "may this job be edited, triggered, cancelled, retried or deleted now" has one
-answer: the ``ALLOWED`` table.
+answer: the ``ALLOWED`` table. The runner switch lives on
+``models.Runner``; ``django_jobs.runner`` is its Python API.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from django.db import router, transaction
 from django.utils import timezone
 
 from . import notify, signals
-from .conf import jobs_settings
 from .exceptions import JobStateError
-from .models import FINISHED, Job, JobStatus, Runner
+from .models import FINISHED, Job, JobStatus
 
 # What may be done to a job, by its status -----------------------------------------
 # A running job belongs to its worker: it cannot be edited, triggered or deleted
@@ -228,19 +228,3 @@ def _raise_state(pk: int, verb: str, reason: str | None = None) -> None:
     if job is None:
         raise Job.DoesNotExist(f"job {pk} does not exist")
     raise refusal(verb, job, reason)
-
-
-# The runner switch -------------------------------------------------------------
-
-
-def runner_running() -> bool:
-    """Whether workers may take jobs; AUTO_START until somebody switched it."""
-    value = Runner.objects.filter(pk=Runner.SINGLETON_ID).values_list("running", flat=True).first()
-    return bool(jobs_settings.AUTO_START) if value is None else value
-
-
-def set_runner(running: bool) -> bool:
-    Runner.objects.update_or_create(pk=Runner.SINGLETON_ID, defaults={"running": running})
-    if running:
-        notify.job_available(None)
-    return running

@@ -24,12 +24,12 @@ from typing import ParamSpec, TypeVar
 from django.db import connections, router
 from django.utils import timezone
 
-from . import claiming, cycle, liveness, notify, overlap, pruning, signals, steering
+from . import claiming, cycle, liveness, notify, overlap, pruning, signals
 from .completion import Finished, finish
 from .conf import jobs_settings
 from .execution import JobContext, Outcome, execute
 from .guard import Guard
-from .models import TRANSITION_FIELDS, Job, JobHistory, RunStatus
+from .models import TRANSITION_FIELDS, Job, JobHistory, Runner, RunStatus
 from .models import Worker as WorkerRow
 from .pool import ProcessPool
 
@@ -127,7 +127,7 @@ class Worker:
 
     def start(self) -> None:
         self.row = liveness.register(self.queues, self.concurrency, self.using)
-        self._runner_on = steering.runner_running()
+        self._runner_on = Runner.is_running(self.using)
         if self.listen and notify.enabled(self.using):
             self._listener = notify.Listener(self._wake, set(self.queues or []) or None, self.using)
             self._listener.start()
@@ -223,7 +223,8 @@ class Worker:
             self._safely(liveness.unregister, self.row, self.using)
             signals.worker_stopped.send_robust(sender=WorkerRow, worker=self.row)
             logger.info("worker stopped name=%s finished=%d", self.row.name, self.stats.finished)
-        connections[self.using].close()
+        if not connections[self.using].in_atomic_block:  # never end a caller's transaction
+            connections[self.using].close()
 
     def install_signal_handlers(self) -> None:
         """SIGTERM/SIGINT stop cleanly; a second one exits at once."""
@@ -409,7 +410,7 @@ class Worker:
             logger.error("worker %s was declared dead; registering again", self.row.name)
             self.row = liveness.register(self.queues, self.concurrency, self.using)
         guard.healthy = True
-        self._runner_on = steering.runner_running()
+        self._runner_on = Runner.is_running(self.using)
         for pk in liveness.cancel_requests(self.row, self.using):
             if pk in self._inflight:
                 self._cancel(self._inflight[pk])

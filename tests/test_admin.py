@@ -444,13 +444,13 @@ def test_runner_page_shows_workers_and_switches(admin_client):
     assert "box-1" in body and "long job" in body and change_url(job) in body
     assert "Runner: on" in body and 'value="stop"' in body
     admin_client.post(url, {"runner": "stop"})
-    from django_jobs.steering import runner_running
+    from django_jobs import runner
 
-    assert runner_running() is False
+    assert runner.is_running() is False
     body = admin_client.get(url).content.decode()
     assert "Runner: stopped" in body and 'value="start"' in body
     admin_client.post(url, {"runner": "start"})
-    assert runner_running() is True
+    assert runner.is_running() is True
 
 
 # Safety -------------------------------------------------------------------------

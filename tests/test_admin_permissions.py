@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from django_jobs import enqueue, schedule
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
-from django_jobs.steering import runner_running
+from django_jobs.runner import is_running as runner_running
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from django_jobs import steering
+from django_jobs import runner
 from django_jobs.models import Job, Runner
 from django_jobs.registry import registry
 from django_jobs.schedules import parse_schedule
@@ -42,7 +42,7 @@ def test_runner_reports_the_switch_and_live_workers(api, make_job, make_worker):
 def test_runner_stop_and_start_switch_the_flag(api):
     body = post(api, "/api/jobs/runner/stop").json()
     assert body["running"] is False and "workers" in body
-    assert steering.runner_running() is False
+    assert runner.is_running() is False
     assert api.get("/api/jobs/runner/").json()["running"] is False
     assert post(api, "/api/jobs/runner/start/").json()["running"] is True
     assert Runner.objects.get().running is True

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from django_jobs import enqueue, schedule, steering
+from django_jobs import enqueue, runner, schedule, steering
 from django_jobs.dashboard import actions
 from django_jobs.exceptions import JobStateError
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
@@ -202,9 +202,9 @@ def test_failure_group_retry(admin_client):
 
 def test_runner_switch(admin_client):
     admin_client.post(url("runner"), {"runner": "stop"})
-    assert steering.runner_running() is False
+    assert runner.is_running() is False
     admin_client.post(url("runner"), {"runner": "start"})
-    assert steering.runner_running() is True
+    assert runner.is_running() is True
     response = admin_client.post(url("runner"), {"runner": "maybe"}, follow=True)
     assert b"Choose start or stop" in response.content
 

@@ -180,7 +180,7 @@ def test_workers_page_shows_lost_workers(admin_client):
         name="w-lost", hostname="h2", pid=2, last_heartbeat=now - timedelta(minutes=10)
     )
     response = admin_client.get(url("workers"))
-    alive = {w.name: w.alive for w in response.context["runner"]["workers"]}
+    alive = {w.name: w.alive for w in response.context["runner"].workers}
     assert alive == {"w-alive": True, "w-lost": False}
     assert b"lost" in response.content
     table = admin_client.get(url("workers-table"))

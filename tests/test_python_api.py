@@ -1,12 +1,14 @@
 """enqueue(), enqueue_many() and schedule(): validation, transactions, updates by name."""
 
+import inspect
+import typing
 from datetime import datetime, timedelta
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from django_jobs import enqueue, enqueue_many, schedule
+from django_jobs import creating, enqueue, enqueue_many, schedule
 from django_jobs.exceptions import InvalidJob, UnknownHandler
 from django_jobs.models import Job, JobStatus
 from django_jobs.schedules import InvalidSchedule
@@ -207,3 +209,39 @@ def test_enqueue_many_builds_jobs_through_the_constructor_when_init_is_listened_
     assert all(any(job is s for s in seen) for job in jobs)
     assert [job.data for job in jobs] == [{"n": 0}, {"n": 1}, {"n": 2}]
     assert [j.data for j in Job.objects.order_by("pk")] == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
+@pytest.mark.parametrize("fn", [enqueue, creating.enqueue])
+def test_enqueue_keywords_are_typed_in_its_signature(fn):
+    params = inspect.signature(fn).parameters
+    assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    keywords = {n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert keywords == {
+        "name",
+        "run_at",
+        "max_attempts",
+        "queue",
+        "priority",
+        "timeout",
+        "misfire_grace",
+        "allow_overlap",
+    }
+    hints = typing.get_type_hints(fn, localns={"Job": Job})
+    assert hints["priority"] == int | None and hints["allow_overlap"] is bool
+
+
+def test_enqueue_keywords_all_reach_the_job():
+    when = timezone.now() + timedelta(hours=1)
+    job = enqueue(
+        "echo",
+        name="typed",
+        run_at=when,
+        max_attempts=4,
+        queue="mail",
+        priority=7,
+        timeout=2.5,
+        allow_overlap=True,
+    )
+    job.refresh_from_db()
+    assert (job.name, job.next_run_at, job.max_attempts) == ("typed", when, 4)
+    assert (job.queue, job.priority, job.timeout, job.allow_overlap) == ("mail", 7, 2.5, True)

@@ -108,6 +108,8 @@ def test_checks_pass_by_default():
         ({"SCHEDULES": {"n": {"handler": "echo", "schedule": "61 * * * *"}}}, ["django_jobs.E004"]),
         ({"SCHEDULES": {"n": {"handler": "nope", "schedule": "* * * * *"}}}, ["django_jobs.E004"]),
         ({"SCHEDULES": {"n": "0 * * * *"}}, ["django_jobs.E004"]),
+        ({"AUTO_START": "yes"}, ["django_jobs.E006"]),
+        ({"RUNNER_ENABLED": 0}, ["django_jobs.E006"]),
     ],
 )
 def test_checks_catch_bad_settings(setting, expected):

@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from django_jobs import enqueue, schedule, steering
+from django_jobs import enqueue, runner, schedule, steering
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
 from django_jobs.models import Worker as WorkerRow
 from django_jobs.worker import Worker
@@ -194,11 +194,11 @@ def test_history_can_be_turned_off():
 
 def test_stopped_runner_claims_nothing_until_started():
     job = enqueue("noop")
-    steering.set_runner(False)
+    runner.stop()
     assert run() == 0
     job.refresh_from_db()
     assert job.status == JobStatus.PENDING
-    steering.set_runner(True)
+    runner.start()
     assert run() == 1
 
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from .. import creating, steering
+from .. import creating, runner, steering
 from ..exceptions import InvalidJob, InvalidSchedule, JobStateError
 from ..models import Job, JobHistory, JobStatus
 from ..permissions import user_may
@@ -118,7 +118,7 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
         return display.error_excerpt(job.last_error)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
-        extra = {"runner_on": steering.runner_running(), **(extra_context or {})}
+        extra = {"runner": runner.status(), **(extra_context or {})}
         return super().changelist_view(request, extra)
 
     def get_actions(self, request: HttpRequest, action_location: Any = None) -> dict:

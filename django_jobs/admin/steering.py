@@ -23,7 +23,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from .. import status, steering
+from .. import runner, status, steering
 from ..exceptions import JobStateError
 from ..models import Job, JobStatus
 from ..permissions import user_may
@@ -183,7 +183,10 @@ class SteeringMixin:
         if wanted not in ("start", "stop"):
             self.message_user(request, "Choose start or stop.", messages.ERROR)  # type: ignore[attr-defined]
         else:
-            steering.set_runner(wanted == "start")
+            if wanted == "start":
+                runner.start()
+            else:
+                runner.stop()
             self.message_user(  # type: ignore[attr-defined]
                 request,
                 "Runner started: workers take jobs."

@@ -329,6 +329,7 @@ class WorkerSerializer(serializers.Serializer):
 
 class RunnerSerializer(serializers.Serializer):
     running = serializers.BooleanField(help_text="Whether workers may take jobs.")
+    live_workers = serializers.IntegerField(help_text="Workers whose heartbeat is fresh.")
     workers = WorkerSerializer(many=True)
 
 

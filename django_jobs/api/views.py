@@ -18,11 +18,11 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from .. import creating, steering
+from .. import creating, runner, steering
 from ..conf import jobs_settings
 from ..models import Job, JobHistory
 from ..registry import registry
-from ..status import job_stats, runner_status
+from ..status import job_stats
 from .errors import ServiceErrorsMixin
 from .filters import HistoryFilter, JobFilter
 from .pagination import CappedCountPagination
@@ -345,7 +345,7 @@ class RunnerView(JobsAPIView, APIView):
         responses={200: RunnerSerializer, **_errors()},
     )
     def get(self, request: Request) -> Response:
-        return Response(RunnerSerializer(runner_status()).data)
+        return Response(RunnerSerializer(runner.status()).data)
 
 
 class RunnerStartView(JobsAPIView, APIView):
@@ -360,8 +360,7 @@ class RunnerStartView(JobsAPIView, APIView):
         responses={200: RunnerSerializer, **_errors()},
     )
     def post(self, request: Request) -> Response:
-        steering.set_runner(True)
-        return Response(RunnerSerializer(runner_status()).data)
+        return Response(RunnerSerializer(runner.start()).data)
 
 
 class RunnerStopView(JobsAPIView, APIView):
@@ -376,8 +375,7 @@ class RunnerStopView(JobsAPIView, APIView):
         responses={200: RunnerSerializer, **_errors()},
     )
     def post(self, request: Request) -> Response:
-        steering.set_runner(False)
-        return Response(RunnerSerializer(runner_status()).data)
+        return Response(RunnerSerializer(runner.stop()).data)
 
 
 @extend_schema(exclude=True)

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from .. import steering
+from .. import runner as runner_switch
 from ..models import Job
 from . import breakdown, listing
 from .access import allowed, requires
@@ -105,7 +105,10 @@ def runner(request: HttpRequest) -> HttpResponse:
     if wanted not in ("start", "stop"):
         messages.error(request, "Choose start or stop.")
     else:
-        steering.set_runner(wanted == "start")
+        if wanted == "start":
+            runner_switch.start()
+        else:
+            runner_switch.stop()
         messages.success(
             request,
             "Runner started: workers take jobs."

@@ -97,17 +97,17 @@ def _workers(now: Any) -> Iterator[Any]:
     from prometheus_client.core import GaugeMetricFamily
 
     status = runner_status(now)
-    live = sum(1 for worker in status["workers"] if worker.alive)
+    live = status.live_workers
     yield GaugeMetricFamily(f"{PREFIX}_workers_live", "Workers with a fresh heartbeat.", value=live)
     yield GaugeMetricFamily(
         f"{PREFIX}_workers_lost",
         "Registered workers whose heartbeat is late.",
-        value=len(status["workers"]) - live,
+        value=len(status.workers) - live,
     )
     yield GaugeMetricFamily(
         f"{PREFIX}_runner_running",
         "1 while the runner switch lets workers take jobs.",
-        value=int(status["running"]),
+        value=int(status.running),
     )
 
 
