@@ -9,7 +9,7 @@ class DjangoJobsConfig(AppConfig):
     def ready(self) -> None:
         from django.utils.module_loading import autodiscover_modules
 
-        from . import checks  # noqa: F401 - registers the system checks
+        from . import autostart, checks  # noqa: F401 - checks registers the system checks
         from .conf import jobs_settings
         from .registry import registry
         from .tasks import discovery
@@ -24,3 +24,4 @@ class DjangoJobsConfig(AppConfig):
         registry.register(events.DELIVER, delivery.deliver)
         events.connect()
         discovery.autodiscover()  # tasks.py modules, when TASKS uses django_jobs.tasks
+        autostart.at_startup()

@@ -13,10 +13,11 @@ script. The REST API and the admin call the same functions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .status import RunnerStatus
+    from .worker import Worker
 
 __all__ = ["is_running", "start", "status", "stop"]
 
@@ -49,3 +50,10 @@ def status() -> RunnerStatus:
     from .status import runner_status
 
     return runner_status()
+
+
+def new_worker(**options: Any) -> Worker:
+    """The worker loop ``runjobs`` runs, for the in-process thread and the test helper."""
+    from .worker import Worker
+
+    return Worker(**options)

@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
@@ -86,9 +86,10 @@ class Worker:
         max_memory_mb: float | None = None,
         listen: bool = True,
         using: str | None = None,
-        pool: str = "thread",
+        pool: str | Executor = "thread",
+        shutdown_grace: float | None = None,
     ) -> None:
-        if pool not in ("thread", "process"):
+        if not isinstance(pool, Executor) and pool not in ("thread", "process"):
             raise ValueError(f"pool must be 'thread' or 'process', not {pool!r}")
         self.queues = sorted(set(queues)) if queues else None
         self.concurrency = int(concurrency or jobs_settings.CONCURRENCY)
@@ -103,8 +104,12 @@ class Worker:
         self.row: WorkerRow | None = None
         self.stats = Stats()
         self.pool = pool
-        self._pool: ThreadPoolExecutor | ProcessPool
-        if pool == "process":
+        # Seconds in-flight jobs get once stopped; None: SHUTDOWN_GRACE.
+        self.shutdown_grace = shutdown_grace
+        self._pool: Executor | ProcessPool
+        if isinstance(pool, Executor):  # the in-process worker's, or the test helper's
+            self._pool = pool
+        elif pool == "process":
             self._pool = ProcessPool(self.concurrency)
         else:
             self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="django-jobs")
@@ -204,7 +209,8 @@ class Worker:
     def shutdown(self, grace: float | None = -1.0) -> None:
         """Wait for in-flight jobs (``grace`` seconds, None: forever), put back the rest."""
         if grace is not None and grace < 0:
-            grace = float(jobs_settings.SHUTDOWN_GRACE)
+            grace = self.shutdown_grace
+            grace = float(jobs_settings.SHUTDOWN_GRACE if grace is None else grace)
         deadline = None if grace is None else time.monotonic() + grace
         while self._active() or self._unsaved:
             if deadline is not None and time.monotonic() >= deadline:

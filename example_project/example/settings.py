@@ -92,6 +92,8 @@ STATIC_ROOT = BASE_DIR / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 DJANGO_JOBS = {
+    # runserver alone runs the jobs: a worker thread in the serving process.
+    "AUTO_START": True,
     "POLL_INTERVAL": 1.0,
     "HANDLERS": {"generateReports": "reports.jobs.generate_reports"},
 }
