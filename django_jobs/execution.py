@@ -92,6 +92,9 @@ class Outcome:
 def execute(handler_name: str, data: Any, ctx: JobContext) -> Outcome:
     """Run the handler and catch everything it can throw, ``BaseException`` included."""
     _drop_broken_connections()
+    # A connection already in a transaction is the caller's (the test helper
+    # runs handlers on a TestCase's connection): it is left as it is.
+    callers = {c.alias for c in connections.all(initialized_only=True) if c.in_atomic_block}
     started = timezone.now()
     clock = time.perf_counter()
     try:
@@ -109,9 +112,9 @@ def execute(handler_name: str, data: Any, ctx: JobContext) -> Outcome:
         error, note = storable_text(format_error(exc))
         outcome = Outcome(ctx.job_id, False, started, timezone.now(), 0, error=error, note=note)
         if isinstance(exc, DatabaseError):
-            _discard_broken_connections()
+            _discard_broken_connections(callers)
     outcome.duration_ms = int((time.perf_counter() - clock) * 1000)
-    _end_open_transactions()
+    _end_open_transactions(callers)
     return outcome
 
 
@@ -124,11 +127,13 @@ def format_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}\n\n{detail}"
 
 
-def _end_open_transactions() -> None:
+def _end_open_transactions(keep: set[str]) -> None:
     # A handler that leaves a transaction open or a connection broken must not
     # poison the next job this thread runs. Otherwise a job ends like a Django
     # request: CONN_MAX_AGE and CONN_HEALTH_CHECKS decide whether to keep it.
     for conn in connections.all(initialized_only=True):
+        if conn.alias in keep:
+            continue
         if conn.in_atomic_block:
             _abandon_atomic(conn)
         elif conn.needs_rollback:
@@ -158,6 +163,7 @@ def _drop_broken_connections() -> None:
             conn.close()
 
 
-def _discard_broken_connections() -> None:
+def _discard_broken_connections(keep: set[str]) -> None:
     for conn in connections.all(initialized_only=True):
-        conn.close_if_unusable_or_obsolete()
+        if conn.alias not in keep:
+            conn.close_if_unusable_or_obsolete()

@@ -162,3 +162,11 @@ def emit(data):
     if data.get("how") == "key":
         return {text: 1}
     return {"text": text}
+
+
+@handler
+def count_users(data):
+    """How many users the handler's connection sees (the test helper shares the test's)."""
+    from django.contrib.auth.models import User
+
+    return {"users": User.objects.count()}
