@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JobHandler",
+    "aenqueue",
+    "aschedule",
     "cancel",
     "create_job_handler",
     "enqueue",
@@ -61,6 +63,42 @@ def enqueue(
     )
 
 
+async def aenqueue(
+    handler_name: str,
+    data: Any = None,
+    *,
+    name: str | None = None,
+    run_at: datetime | None = None,
+    max_attempts: int | None = None,
+    queue: str | None = None,
+    priority: int | None = None,
+    timeout: float | None = None,
+    misfire_grace: float | None = None,
+    allow_overlap: bool = False,
+) -> Job:
+    """``enqueue`` for async code (an async view, a consumer).
+
+    It runs in Django's thread-sensitive executor, on the connection the
+    request's other database calls use; in autocommit the job exists when
+    this returns. Inside ``transaction.atomic()`` (sync code reached through
+    ``sync_to_async``) call ``enqueue`` itself.
+    """
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(enqueue)(
+        handler_name,
+        data,
+        name=name,
+        run_at=run_at,
+        max_attempts=max_attempts,
+        queue=queue,
+        priority=priority,
+        timeout=timeout,
+        misfire_grace=misfire_grace,
+        allow_overlap=allow_overlap,
+    )
+
+
 def enqueue_many(jobs: Any, **defaults: Any) -> list[Job]:
     """Create many one-time jobs in a few statements; see ``django_jobs.creating.enqueue_many``."""
     from .creating import enqueue_many as _enqueue_many
@@ -73,6 +111,15 @@ def schedule(name: str, handler_name: str, expression: str, data: Any = None, **
     from .creating import schedule as _schedule
 
     return _schedule(name, handler_name, expression, data, **kwargs)
+
+
+async def aschedule(
+    name: str, handler_name: str, expression: str, data: Any = None, **kwargs: Any
+) -> Job:
+    """``schedule`` for async code; it runs like ``aenqueue``."""
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(schedule)(name, handler_name, expression, data, **kwargs)
 
 
 def trigger(job: Any) -> Job:
