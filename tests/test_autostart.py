@@ -44,6 +44,7 @@ def server(env, tmp_path):
         proc = subprocess.Popen(
             [sys.executable, "-m", "django", "runserver", f"127.0.0.1:{port}", *args],
             env=env,
+            stdin=subprocess.DEVNULL,  # the autoreloader fiddles with a terminal's echo
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,

@@ -10,6 +10,7 @@ import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import autoreload
 
 from django_jobs.conf import jobs_settings
 from django_jobs.creating import sync_declared
@@ -65,6 +66,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-listen", action="store_true", help="Poll only; no LISTEN/NOTIFY.")
         parser.add_argument(
+            "--reload",
+            action="store_true",
+            help="Restart the worker when code changes (development), with Django's autoreloader.",
+        )
+        parser.add_argument(
             "--no-sync",
             action="store_true",
             help="Do not create or update the SCHEDULES setting's jobs at start.",
@@ -74,8 +80,13 @@ class Command(BaseCommand):
         if not jobs_settings.ENABLED:
             raise CommandError("django-jobs is disabled (DJANGO_JOBS['ENABLED'] is False).")
         queues = self._queues(options["queues"])
+        if options["reload"] and options["once"]:
+            raise CommandError("--reload and --once cannot be used together")
         if options["verbosity"] >= 1:
             _log_to_stderr(logging.DEBUG if options["verbosity"] >= 3 else logging.INFO)
+        if options["reload"] and os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) != "true":
+            autoreload.run_with_reloader(lambda: None)  # the parent: restarts the child below
+            return
         if not options["no_sync"]:
             sync_declared()
         worker = Worker(
@@ -90,6 +101,8 @@ class Command(BaseCommand):
         )
         if options["once"]:
             worker.run_once()
+        elif options["reload"]:
+            _run_reloading(worker)
         else:
             worker.install_signal_handlers()
             worker.run()
@@ -109,14 +122,44 @@ class Command(BaseCommand):
         return names or None
 
 
-def _exit_if_threads_hang() -> None:
+def _run_reloading(worker: Worker) -> None:
+    """The autoreloader's child: the worker runs in a thread while the main one watches files.
+
+    A code change or SIGTERM exits the main thread; the worker then stops as on
+    SIGTERM. On Ctrl-C the parent kills this child 0.25 s later, so the jobs
+    in flight are put back at once.
+    """
+    done = threading.Event()
+
+    def main() -> None:
+        try:
+            worker.run()
+        finally:
+            done.set()
+
+    interrupted, code = True, 0
+    try:
+        autoreload.run_with_reloader(main)  # returns on Ctrl-C, raises SystemExit otherwise
+    except SystemExit as exc:
+        # 3 asks the parent for a restart: a handler thread left running must not lose it.
+        interrupted, code = False, exc.code if isinstance(exc.code, int) else 1
+        raise
+    finally:
+        if interrupted:
+            worker.shutdown_grace = 0.0
+        worker.stop()
+        done.wait(float(jobs_settings.SHUTDOWN_GRACE) + 10.0)
+        _exit_if_threads_hang(code)
+
+
+def _exit_if_threads_hang(code: int = 0) -> None:
     # Threads of handlers that ran past their timeout cannot be killed; do not
     # let them keep a finished worker alive.
     alive = [t for t in threading.enumerate() if t.name.startswith("django-jobs") and t.is_alive()]
     if alive:
         sys.stdout.flush()
         sys.stderr.flush()
-        os._exit(0)
+        os._exit(code)
 
 
 def _log_to_stderr(level: int) -> None:
