@@ -310,7 +310,7 @@ class JobHistory(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.job_id} attempt {self.attempt}: {self.status}"
+        return f"{self.job.name}, attempt {self.attempt}"
 
 
 class Worker(models.Model):

@@ -33,7 +33,8 @@ import websocket  # websocket-client
 ROOT = Path(__file__).resolve().parent.parent
 MANAGE = ROOT / "example_project" / "manage.py"
 IMAGES = ROOT / "docs" / "images"
-WIDTH = 1500
+# The admin must read well in a 1400-px window.
+WIDTH = 1400
 
 MAKE_SESSION = """
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
@@ -57,6 +58,7 @@ for job in Job.objects.exclude(schedule="").exclude(name="Daily Reports"):
 JOB_ID = """
 from django_jobs.models import Job
 print(Job.objects.get(name="Heartbeat Notifications").pk)
+print(Job.objects.get(name="Broken Notification").pk)
 """
 
 
@@ -185,7 +187,7 @@ class Browser:
         time.sleep(0.3)
         shot = self.call("Page.captureScreenshot", format="png")
         path.write_bytes(base64.b64decode(shot["data"]))
-        print(f"wrote {path.relative_to(ROOT)} ({WIDTH}x{height})")
+        print(f"wrote {path} ({WIDTH}x{height})")
 
     def close(self) -> None:
         self.ws.close()
@@ -196,8 +198,10 @@ class Browser:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
+    parser.add_argument("--out", type=Path, default=IMAGES, help="Folder for the images.")
     args = parser.parse_args()
-    IMAGES.mkdir(parents=True, exist_ok=True)
+    images = args.out.resolve()
+    images.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         env = {
             **os.environ,
@@ -207,22 +211,25 @@ def main() -> None:
         }
         prepare(env)
         session = manage(env, "shell", "-c", MAKE_SESSION).splitlines()[-1]
-        job_id = manage(env, "shell", "-c", JOB_ID).splitlines()[-1]
+        job_id, failed_id = manage(env, "shell", "-c", JOB_ID).splitlines()[-2:]
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
         server = [sys.executable, str(MANAGE), "runserver", "--noreload", f"127.0.0.1:{port}"]
-        worker = [sys.executable, str(MANAGE), "runjobs"]
-        with process(server, **quiet), process(worker, **quiet):
+        # AUTO_START is on in the example: the server runs the jobs itself.
+        with process(server, **quiet):
             wait_for(f"{base}/admin/login/")
             browser = Browser(args.chromium, f"{tmp}/profile")
             try:
                 browser.call("Network.setCookie", name="sessionid", value=session, url=base)
-                browser.screenshot(f"{base}/admin/django_jobs/job/", IMAGES / "admin-jobs.png", 620)
-                job_url = f"{base}/admin/django_jobs/job/{job_id}/change/"
-                browser.screenshot(job_url, IMAGES / "admin-job.png", full=True)
-                runner_url = f"{base}/admin/django_jobs/job/runner/"
-                browser.screenshot(runner_url, IMAGES / "admin-runner.png", 560)
+                jobs = f"{base}/admin/django_jobs/job/"
+                browser.screenshot(jobs, images / "admin-jobs.png", 620)
+                browser.screenshot(f"{jobs}{job_id}/change/", images / "admin-job.png", full=True)
+                failed = f"{jobs}{failed_id}/change/"
+                browser.screenshot(failed, images / "admin-failed-job.png", 900)
+                browser.screenshot(f"{jobs}runner/", images / "admin-runner.png", 560)
+                history = f"{base}/admin/django_jobs/jobhistory/"
+                browser.screenshot(history, images / "admin-history.png", 620)
             finally:
                 browser.close()
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, tzinfo
 from typing import Any
 
+from django.utils import dateformat
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
+from django.utils.timezone import localtime
 
 EMPTY = "-"
+# Every instant in the admin: to the second, with its zone (Django's date format).
+WHEN_FORMAT = "Y-m-d H:i:s T"
 
 STATUS_COLOURS = {
     "pending": "#417690",
@@ -68,3 +73,31 @@ def duration_text(milliseconds: int | None) -> str:
         return f"{minutes} min {seconds} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+def when(value: datetime | None, zone: tzinfo | None = None) -> str:
+    """An instant in the current (or the given) time zone, to the second."""
+    if value is None:
+        return EMPTY
+    return dateformat.format(localtime(value, zone), WHEN_FORMAT)
+
+
+def when_wrapping(value: datetime | None) -> SafeString | str:
+    """``when()`` that may break between the date and the time in a narrow column."""
+    text = when(value)
+    if value is None:
+        return text
+    day, _, clock = text.partition(" ")
+    return format_html(
+        '<span style="white-space:nowrap">{}</span> <span style="white-space:nowrap">{}</span>',
+        day,
+        clock,
+    )
+
+
+def result_excerpt(value: Any, width: int = 60) -> str:
+    """A run's result on one line: compact JSON, cut to ``width``."""
+    if value is None:
+        return EMPTY
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=repr)
+    return Truncator(text).chars(width)

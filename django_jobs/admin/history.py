@@ -9,9 +9,7 @@ from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.timezone import localtime
 
 from ..models import JobHistory
 from . import display
@@ -26,7 +24,7 @@ class LatestHistoryFormSet(BaseInlineFormSet):
 
     def get_queryset(self) -> QuerySet:
         if not hasattr(self, "_latest"):
-            self._latest = super().get_queryset()[:HISTORY_ON_PAGE]
+            self._latest = super().get_queryset().select_related("job")[:HISTORY_ON_PAGE]
         return self._latest
 
 
@@ -40,6 +38,7 @@ class HistoryInline(admin.TabularInline):
         "attempt",
         "duration_text",
         "worker",
+        "result_excerpt",
         "error_excerpt",
     )
     extra = 0
@@ -58,9 +57,7 @@ class HistoryInline(admin.TabularInline):
     @admin.display(description="started at")
     def run_link(self, run: JobHistory) -> str:
         url = reverse(f"{self.admin_site.name}:django_jobs_jobhistory_change", args=[run.pk])
-        return format_html(
-            '<a href="{}">{}</a>', url, date_format(localtime(run.started_at), "DATETIME_FORMAT")
-        )
+        return format_html('<a href="{}">{}</a>', url, display.when(run.started_at))
 
     @admin.display(description="status")
     def status_badge(self, run: JobHistory) -> str:
@@ -69,6 +66,10 @@ class HistoryInline(admin.TabularInline):
     @admin.display(description="duration")
     def duration_text(self, run: JobHistory) -> str:
         return display.duration_text(run.duration)
+
+    @admin.display(description="result")
+    def result_excerpt(self, run: JobHistory) -> str:
+        return display.result_excerpt(run.result)
 
     @admin.display(description="error")
     def error_excerpt(self, run: JobHistory) -> str:
@@ -85,7 +86,7 @@ class JobHistoryAdmin(SearchByIdMixin, admin.ModelAdmin):
         "handler",
         "status_badge",
         "attempt",
-        "started_at",
+        "started_when",
         "duration_text",
         "worker",
         "error_excerpt",
@@ -94,7 +95,7 @@ class JobHistoryAdmin(SearchByIdMixin, admin.ModelAdmin):
     list_select_related = ("job",)
     search_fields = ("job__name",)
     search_help_text = "Job name contains the text; a number also matches the job id."
-    sortable_by = ("id", "started_at", "status_badge")
+    sortable_by = ("id", "started_when", "status_badge")
     ordering = ("-started_at", "-id")
     list_per_page = 100
     show_full_result_count = False
@@ -103,10 +104,10 @@ class JobHistoryAdmin(SearchByIdMixin, admin.ModelAdmin):
         "job",
         "status_badge",
         "attempt",
-        "scheduled_for",
+        "scheduled_for_when",
         "worker",
-        "started_at",
-        "completed_at",
+        "started_display",
+        "completed_when",
         "duration_text",
         "error_display",
         "result_display",
@@ -121,6 +122,22 @@ class JobHistoryAdmin(SearchByIdMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return bool(request.user.is_active and request.user.is_superuser)
+
+    @admin.display(description="started at", ordering="started_at")
+    def started_when(self, run: JobHistory) -> str:
+        return display.when_wrapping(run.started_at)
+
+    @admin.display(description="started at")
+    def started_display(self, run: JobHistory) -> str:
+        return display.when(run.started_at)
+
+    @admin.display(description="completed at")
+    def completed_when(self, run: JobHistory) -> str:
+        return display.when(run.completed_at)
+
+    @admin.display(description="scheduled for")
+    def scheduled_for_when(self, run: JobHistory) -> str:
+        return display.when(run.scheduled_for)
 
     @admin.display(description="job", ordering="job")
     def job_link(self, run: JobHistory) -> str:

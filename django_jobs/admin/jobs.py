@@ -40,15 +40,27 @@ from .steering import (
 # Pairs share a line, so the page reads at a glance.
 STATE_LINES = (
     ("status_badge", "attempts"),
-    ("next_run_at", "scheduled_for"),
-    ("last_run_at", "started_at"),
+    ("next_run_when", "scheduled_for_when"),
+    ("last_run_when", "started_when"),
     ("worker", "cancel_requested"),
     ("paused",),
     ("consecutive_failures", "missed_runs"),
-    ("created_at", "updated_at"),
+    ("created_when", "updated_when"),
     ("key", "history_link"),
 )
 STATE_FIELDS = tuple(field for line in STATE_LINES for field in line)
+
+
+def _when_field(name: str, label: str) -> Any:
+    """A read-only instant shown as ``display.when`` shows every instant."""
+
+    @admin.display(description=label, ordering=name)
+    def show(self: Any, obj: Any) -> str:
+        return display.when_wrapping(getattr(obj, name))
+
+    return show
+
+
 OPTION_LINES = (
     ("max_attempts", "priority"),
     ("queue", "allow_overlap"),
@@ -61,23 +73,24 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
     form = JobForm
     change_list_template = "django_jobs/admin/job/change_list.html"
     change_form_template = "django_jobs/admin/job/change_form.html"
+    # Fits a 1400-px window beside the filters: the handler sits under the name,
+    # instants may break between date and time, the error wraps.
     list_display = (
         "id",
-        "name",
-        "handler",
+        "name_and_handler",
         "status_badge",
         "schedule_text",
-        "next_run_at",
-        "last_run_at",
+        "next_run_when",
+        "last_run_when",
         "attempts_text",
         "error_excerpt",
     )
-    list_display_links = ("id", "name")
+    list_display_links = ("id", "name_and_handler")
     list_filter = ("status", HandlerFilter, KindFilter, TimezoneFilter)
     list_select_related = ("worker",)
     search_fields = ("name", "handler")
     search_help_text = "Name or handler contains the text; a number also matches the job id."
-    sortable_by = ("id", "name", "handler", "status_badge", "next_run_at", "last_run_at")
+    sortable_by = ("id", "name_and_handler", "status_badge", "next_run_when", "last_run_when")
     ordering = ("-id",)
     list_per_page = 50
     show_full_result_count = False
@@ -92,7 +105,22 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
         "last_error_display",
     )
 
+    next_run_when = _when_field("next_run_at", "next run")
+    last_run_when = _when_field("last_run_at", "last run")
+    scheduled_for_when = _when_field("scheduled_for", "scheduled for")
+    started_when = _when_field("started_at", "started at")
+    created_when = _when_field("created_at", "created at")
+    updated_when = _when_field("updated_at", "updated at")
+
     # Lists
+
+    @admin.display(description="name / handler", ordering="name")
+    def name_and_handler(self, job: Job) -> str:
+        return format_html(
+            '{}<br><span style="color:var(--body-quiet-color);font-size:0.75rem">{}</span>',
+            job.name,
+            job.handler,
+        )
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, job: Job) -> str:
@@ -115,7 +143,10 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
 
     @admin.display(description="last error")
     def error_excerpt(self, job: Job) -> str:
-        return display.error_excerpt(job.last_error)
+        return format_html(
+            '<span style="display:inline-block;max-width:18em;overflow-wrap:anywhere">{}</span>',
+            display.error_excerpt(job.last_error),
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> Any:
         extra = {"runner": runner.status(), **(extra_context or {})}
@@ -173,13 +204,19 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
         when: tuple[str, ...] = ("schedule", "timezone", "schedule_summary", "next_runs")
         if editable and self._run_at_editable(obj):
             when = (*when, "run_at")
-        return [
+        sections = [
             (None, {"fields": main}),
             ("When", {"fields": when}),
             ("Options", {"fields": OPTION_LINES}),
             ("State", {"fields": STATE_LINES}),
             ("Last error", {"fields": ("last_error_display",)}),
         ]
+        if obj.status == JobStatus.FAILED:
+            # What people open a failed job for: its status, the error and traceback.
+            first = (STATE_LINES[0], STATE_LINES[2], "last_error_display")
+            rest = [line for line in STATE_LINES if line not in first]
+            return [("Failed", {"fields": first}), *sections[:3], ("State", {"fields": rest})]
+        return sections
 
     def get_readonly_fields(self, request: HttpRequest, obj: Job | None = None) -> tuple:
         if obj is None:
@@ -297,7 +334,7 @@ def _describe(job: Job) -> str:
 
 
 def _when(instant: datetime, zone: ZoneInfo) -> str:
-    return instant.astimezone(zone).strftime("%a %Y-%m-%d %H:%M:%S %Z")
+    return display.when(instant, zone)
 
 
 def _copy_row(source: Job, target: Job) -> None:
