@@ -81,7 +81,10 @@ class InProcessWorker:
         while not self._stopping.is_set():
             try:
                 self._run_worker()
-                return
+                if self._stopping.is_set():
+                    return
+                # It halted (a step failing for too long): start another, as a supervisor would.
+                logger.error("in-process worker stopped: %s; starting another", self.worker.halted)
             except (DatabaseError, InterfaceError) as exc:
                 logger.warning("in-process worker cannot start yet (%s); retrying", exc)
             except Exception:
