@@ -74,16 +74,18 @@ class ProcessPool:
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop every child; jobs still running fail with ``ProcessKilled``."""
-        for _ in self._slots:
-            self._queue.put(None)
-        for slot in self._slots:
-            slot.close()
         if cancel_futures:
+            # Before the stop markers go in: draining after would take them too, and a
+            # slot thread left waiting would keep its child, and the process, alive.
             with contextlib.suppress(queue.Empty):
                 while True:
                     item = self._queue.get_nowait()
                     if item is not None:
                         item[0].cancel()
+        for slot in self._slots:
+            slot.close()
+        for _ in self._slots:
+            self._queue.put(None)
         if wait:
             for thread in self._threads:
                 thread.join()

@@ -4,6 +4,7 @@ The process pool runs in child processes of the test, started with ``spawn``;
 they run the handlers of ``tests/testapp/jobs.py``.
 """
 
+import os
 import signal
 import sys
 
@@ -177,3 +178,17 @@ def test_process_pool_survives_a_child_killed_from_outside(tmp_path):
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "was killed by signal SIGKILL" in job.last_error
+
+
+def test_stopping_the_process_pool_ends_every_slot_and_child(wait_for):
+    from django_jobs.pool import ProcessPool
+
+    pool = ProcessPool(2)
+    wait_for(lambda: len(pool.pids()) == 2, timeout=60)
+    children = pool.pids()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for thread in pool._threads:
+        thread.join(10)
+        assert not thread.is_alive(), "a slot thread still waits for work after shutdown"
+    assert not pool.pids()
+    assert not [pid for pid in children if os.path.exists(f"/proc/{pid}")]
