@@ -17,22 +17,25 @@ from django.utils import timezone
 from . import columns, notify, signals
 from .bulk import NULL, copy_escape, copy_fields, copy_lines, has_copy, insert_returning_ids
 from .conf import jobs_settings
-from .exceptions import InvalidJob
+from .exceptions import DuplicateJob, InvalidJob
 from .models import Job, JobStatus
 from .statements import fetch_all
 from .steering import check_changes, job_pk, lock_job
 from .tasks.discovery import declared_schedules as task_schedules
+from .unique import insert_unique
 from .validation import (
     clean_data,
     clean_handler,
     clean_max_attempts,
     clean_name,
+    clean_on_conflict,
     clean_priority,
     clean_queue,
     clean_run_at,
     clean_schedule,
     clean_seconds,
     clean_timezone,
+    clean_unique_key,
     data_json,
 )
 
@@ -117,8 +120,14 @@ def enqueue(
     timeout: float | None = None,
     misfire_grace: float | None = None,
     allow_overlap: bool = False,
+    unique_key: str | None = None,
+    on_conflict: str = "return",
 ) -> Job:
-    """Create a one-time job; inside ``atomic()`` it exists once the transaction commits."""
+    """Create a one-time job; inside ``atomic()`` it exists once the transaction commits.
+
+    With ``unique_key``, while a live job holds that key it is returned instead
+    (``on_conflict="raise"``: ``DuplicateJob`` is raised).
+    """
     job = build_job(
         handler_name,
         data,
@@ -132,6 +141,8 @@ def enqueue(
         allow_overlap=allow_overlap,
     )
     using = router.db_for_write(Job)
+    if unique_key is not None or on_conflict != "return":
+        return save_new_unique(job, unique_key, on_conflict)[0]
     if connections[using].vendor == "postgresql":
         _insert_and_notify(job, using)
         signals.job_enqueued.send(sender=Job, job=job)
@@ -182,19 +193,22 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
     """Create many one-time jobs in a few statements: all of them, or none.
 
     Each mapping holds ``enqueue`` arguments (``handler``, ``data``, ``name``,
-    ``run_at``, ...); ``defaults`` fill in what a mapping leaves out.
+    ``run_at``, ``unique_key``, ...); ``defaults`` fill in what a mapping leaves
+    out. A unique key held by a live job, or given twice, yields that one job.
     """
     now = timezone.now()
     # Jobs that differ only in their data share one validated template.
     templates: dict[tuple, Job] = {}
     planned: list[tuple[Job, Any, str | None]] = []
+    uniques: dict[int, tuple[str | None, str]] = {}  # planned index -> (unique_key, on_conflict)
     for index, spec in enumerate(jobs):
         merged = {**defaults, **spec}
         handler_name = merged.pop("handler", None)
         if "schedule" in merged:
             raise InvalidJob("schedule", "enqueue_many creates one-time jobs; use schedule()")
-        _check_options(merged, allowed=("data", "name", "run_at", "max_attempts"))
+        _check_options(merged, allowed=("data", "name", "run_at", "max_attempts", *UNIQUE))
         data = merged.pop("data", None)
+        unique = {name: merged.pop(name) for name in UNIQUE if name in merged}
         try:
             key = _hashable((handler_name, *sorted(merged.items())))
             template = templates.get(key) if key is not None else None
@@ -203,15 +217,55 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
                 if key is not None:
                     templates[key] = template
             planned.append((template, data, None if data is None else data_json(data)))
+            if unique:
+                uniques[len(planned) - 1] = (
+                    clean_unique_key(unique.get("unique_key")),
+                    clean_on_conflict(unique.get("on_conflict")),
+                )
         except InvalidJob as exc:
             raise InvalidJob(exc.field, f"job {index}: {exc.message}") from None
     if not planned:
         return []
     using = router.db_for_write(Job)
     with transaction.atomic(using=using):
-        created = _insert_all(planned, using)
-        _announce(created)
-    return created
+        if not uniques:
+            created = _insert_all(planned, using)
+            _announce(created)
+            return created
+        return _insert_with_unique(planned, uniques, using)
+
+
+UNIQUE = ("unique_key", "on_conflict")
+
+
+def _insert_with_unique(
+    planned: list[tuple[Job, Any, str | None]],
+    uniques: dict[int, tuple[str | None, str]],
+    using: str,
+) -> list[Job]:
+    """Keyless jobs in bulk, keyed ones one by one; a key given twice is one job."""
+    at = [i for i in range(len(planned)) if uniques.get(i, (None,))[0] is None]
+    keyless = _insert_all([planned[i] for i in at], using) if at else []
+    jobs: dict[int, Job] = dict(zip(at, keyless, strict=True))
+    created = list(jobs.values())
+    clone = columns.cloner(Job)
+    by_key: dict[str, Job] = {}
+    for i, (unique_key, on_conflict) in uniques.items():
+        if unique_key is None:
+            continue
+        if unique_key in by_key:
+            if on_conflict == "raise":
+                raise DuplicateJob(unique_key, by_key[unique_key])
+            jobs[i] = by_key[unique_key]
+            continue
+        template, data, _ = planned[i]
+        fresh = clone(template, data=data, unique_key=unique_key)
+        job, new = insert_unique(fresh, using, on_conflict)
+        jobs[i] = by_key[unique_key] = job
+        if new:
+            created.append(job)
+    _announce(created)
+    return [jobs[i] for i in range(len(planned))]
 
 
 def _hashable(key: tuple) -> tuple | None:
@@ -430,6 +484,25 @@ def save_new(job: Job) -> Job:
         job.save(force_insert=True, using=using)
     _announce([job])
     return job
+
+
+def save_new_unique(
+    job: Job, unique_key: str | None, on_conflict: str = "return"
+) -> tuple[Job, bool]:
+    """``save_new`` for a one-time job with a unique key: ``(job, created)``.
+
+    The live job holding the key comes back instead of a new one (created False).
+    """
+    job.unique_key = clean_unique_key(unique_key)
+    on_conflict = clean_on_conflict(on_conflict)
+    if job.unique_key is None:
+        return save_new(job), True
+    if job.schedule:
+        raise InvalidJob("unique_key", "unique_key is for one-time jobs")
+    saved, created = insert_unique(job, router.db_for_write(Job), on_conflict)
+    if created:
+        _announce([saved])
+    return saved, created
 
 
 def update(job: Job | int, *, now: datetime | None = None, **changes: Any) -> Job:

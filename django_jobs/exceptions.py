@@ -28,3 +28,12 @@ class HandlerAlreadyRegistered(ValueError):
 
 class JobStateError(Exception):
     """The job is in a state that does not allow the requested change (HTTP 409)."""
+
+
+class DuplicateJob(JobStateError):
+    """A live job already holds this unique key (``enqueue(..., on_conflict="raise")``)."""
+
+    def __init__(self, unique_key: str, job: object) -> None:
+        super().__init__(f"job {getattr(job, 'pk', job)} already holds unique key {unique_key!r}")
+        self.unique_key = unique_key
+        self.job = job

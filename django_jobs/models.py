@@ -28,6 +28,8 @@ class RunStatus(models.TextChoices):
 
 
 FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
+# A job in these states holds its unique key: no second live job may have it.
+LIVE = (JobStatus.PENDING, JobStatus.RUNNING)
 
 # What a transition changes, for saving many jobs in one statement.
 TRANSITION_FIELDS = [
@@ -96,6 +98,13 @@ class JobQuerySet(models.QuerySet["Job"]):
     def finished(self) -> JobQuerySet:
         return self.filter(status__in=FINISHED)
 
+    def live(self) -> JobQuerySet:
+        return self.filter(status__in=LIVE)
+
+    def dead(self) -> JobQuerySet:
+        """One-time jobs that failed for good: no retry is coming."""
+        return self.filter(status=JobStatus.FAILED, schedule="")
+
 
 class Job(models.Model):
     """A one-time job (empty ``schedule``) or a recurring one that returns to pending."""
@@ -111,6 +120,8 @@ class Job(models.Model):
     # the second, pattern-matching index a unique field gets. NULL, not "":
     # the many jobs without a key must not collide.
     key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    # enqueue(unique_key=...): at most one live job holds it (see Meta and unique.py).
+    unique_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.PENDING)
     queue = models.CharField(max_length=64, default="default")
     priority = models.SmallIntegerField(default=0)
@@ -175,6 +186,13 @@ class Job(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["key"], name="django_jobs_unique_key"),
+            # Partial: a finished job frees its key. MySQL/MariaDB have no partial
+            # indexes; migration 0006 gives them a generated column instead.
+            models.UniqueConstraint(
+                fields=["unique_key"],
+                condition=Q(status__in=["pending", "running"]),
+                name="django_jobs_live_unique_key",
+            ),
             models.CheckConstraint(
                 condition=Q(max_attempts__gte=1), name="django_jobs_max_attempts_gte_1"
             ),

@@ -18,6 +18,7 @@ from django.utils import timezone
 from . import notify, signals
 from .exceptions import JobStateError
 from .models import FINISHED, Job, JobStatus
+from .unique import keeping_unique
 
 # What may be done to a job, by its status -----------------------------------------
 # A running job belongs to its worker: it cannot be edited, triggered or deleted
@@ -109,14 +110,15 @@ def trigger(job: Job | int, *, now: datetime | None = None) -> Job:
     """
     now = now or timezone.now()
     pk = job_pk(job)
-    updated = Job.objects.filter(pk=pk, status__in=ALLOWED["trigger"]).update(
-        status=JobStatus.PENDING,
-        next_run_at=now,
-        scheduled_for=now,
-        attempts=0,
-        cancel_requested=False,
-        updated_at=now,
-    )
+    with keeping_unique(pk, router.db_for_write(Job)):
+        updated = Job.objects.filter(pk=pk, status__in=ALLOWED["trigger"]).update(
+            status=JobStatus.PENDING,
+            next_run_at=now,
+            scheduled_for=now,
+            attempts=0,
+            cancel_requested=False,
+            updated_at=now,
+        )
     if not updated:
         _raise_state(pk, "trigger")
     fresh = Job.objects.get(pk=pk)
@@ -152,13 +154,15 @@ def retry(job: Job | int, *, now: datetime | None = None) -> Job:
     """Run a failed job again with its attempts reset."""
     now = now or timezone.now()
     pk = job_pk(job)
-    if not Job.objects.filter(pk=pk, status__in=ALLOWED["retry"]).update(
-        status=JobStatus.PENDING,
-        attempts=0,
-        next_run_at=now,
-        scheduled_for=now,
-        updated_at=now,
-    ):
+    with keeping_unique(pk, router.db_for_write(Job)):
+        retried = Job.objects.filter(pk=pk, status__in=ALLOWED["retry"]).update(
+            status=JobStatus.PENDING,
+            attempts=0,
+            next_run_at=now,
+            scheduled_for=now,
+            updated_at=now,
+        )
+    if not retried:
         _raise_state(pk, "retry")
     fresh = Job.objects.get(pk=pk)
     notify.job_available({fresh.queue})

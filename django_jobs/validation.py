@@ -221,3 +221,27 @@ def clean_run_at(value: Any) -> datetime | None:
     if dj_timezone.is_naive(value):
         raise InvalidJob("run_at", "run_at must be time-zone aware (include an offset)")
     return value
+
+
+UNIQUE_KEY_MAX = 200
+ON_CONFLICT = ("return", "raise")
+
+
+def clean_unique_key(value: Any) -> str | None:
+    """None (no key) or a non-empty string of at most ``UNIQUE_KEY_MAX`` characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > UNIQUE_KEY_MAX or "\x00" in value:
+        raise InvalidJob(
+            "unique_key",
+            f"unique_key must be a non-empty string of at most {UNIQUE_KEY_MAX} characters",
+        )
+    return value
+
+
+def clean_on_conflict(value: Any) -> str:
+    if value is None:
+        return "return"
+    if value not in ON_CONFLICT:
+        raise InvalidJob("on_conflict", f"on_conflict must be one of {', '.join(ON_CONFLICT)}")
+    return value

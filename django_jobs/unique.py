@@ -1,0 +1,75 @@
+"""Unique jobs: at most one live (pending or running) job holds a unique key.
+
+The database enforces it (the partial unique constraint on ``Job``, or
+MySQL's generated column from migration 0006). Creating a unique job never
+asks first: it inserts in a savepoint and, when the constraint refuses,
+fetches the live holder. So concurrent enqueues from any number of
+processes end with one live job, and the caller's transaction survives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.db import IntegrityError, transaction
+
+from .exceptions import DuplicateJob, JobStateError
+from .models import Job
+
+# A holder can finish between the refused insert and the look-up; then the key
+# is free and the insert is tried again. Each round needs a job to finish.
+ROUNDS = 5
+
+
+def insert_unique(job: Job, using: str, on_conflict: str = "return") -> tuple[Job, bool]:
+    """Insert ``job`` (its ``unique_key`` set), or find the live job holding the key.
+
+    Returns ``(job, created)``; raises ``DuplicateJob`` when ``on_conflict`` is
+    ``"raise"`` and another live job holds the key.
+    """
+    refused: IntegrityError | None = None
+    for _ in range(ROUNDS):
+        try:
+            with transaction.atomic(using=using):
+                job.save(force_insert=True, using=using)
+            return job, True
+        except IntegrityError as exc:
+            refused = exc
+            job.pk = None
+            job._state.adding = True
+        holder = live_holder(job.unique_key, using)
+        if holder is not None:
+            if on_conflict == "raise":
+                raise DuplicateJob(job.unique_key, holder) from None
+            return holder, False
+    assert refused is not None
+    raise refused  # another constraint refused the row, not the key
+
+
+def live_holder(unique_key: str | None, using: str) -> Job | None:
+    """The live job holding ``unique_key``, read past any older snapshot."""
+    live = Job.objects.using(using).live().filter(unique_key=unique_key)
+    holder = live.first()
+    if holder is None:
+        # Under REPEATABLE READ (MySQL) a plain read may predate the holder's
+        # commit; a locking read sees the newest committed row.
+        with transaction.atomic(using=using):
+            holder = live.select_for_update().first()
+    return holder
+
+
+@contextmanager
+def keeping_unique(pk: int, using: str) -> Iterator[None]:
+    """Turn a finished job live again (retry, trigger) unless its key is taken meanwhile."""
+    try:
+        with transaction.atomic(using=using):
+            yield
+    except IntegrityError:
+        key = Job.objects.using(using).filter(pk=pk).values_list("unique_key", flat=True).first()
+        holder = live_holder(key, using) if key is not None else None
+        if holder is None:
+            raise
+        raise JobStateError(
+            f"job {pk} cannot run again: job {holder.pk} already holds its unique key {key!r}"
+        ) from None
