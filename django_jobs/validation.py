@@ -231,10 +231,17 @@ def clean_unique_key(value: Any) -> str | None:
     """None (no key) or a non-empty string of at most ``UNIQUE_KEY_MAX`` characters."""
     if value is None:
         return None
-    if not isinstance(value, str) or not value or len(value) > UNIQUE_KEY_MAX or "\x00" in value:
+    if (
+        not isinstance(value, str)
+        or not value
+        or len(value) > UNIQUE_KEY_MAX
+        or "\x00" in value
+        or _SURROGATE.search(value)
+    ):
         raise InvalidJob(
             "unique_key",
-            f"unique_key must be a non-empty string of at most {UNIQUE_KEY_MAX} characters",
+            f"unique_key must be a non-empty string of at most {UNIQUE_KEY_MAX} characters, "
+            "without NUL or lone surrogates",
         )
     return value
 

@@ -46,7 +46,8 @@ STATE_LINES = (
     ("paused",),
     ("consecutive_failures", "missed_runs"),
     ("created_when", "updated_when"),
-    ("key", "history_link"),
+    ("key", "unique_key"),
+    ("history_link",),
 )
 STATE_FIELDS = tuple(field for line in STATE_LINES for field in line)
 

@@ -19,9 +19,11 @@ from ..schedules import Schedule, parse_schedule
 from ..validation import (
     DATA_DEPTH_MAX,
     NAME_MAX,
+    ON_CONFLICT,
     PRIORITY_RANGE,
     QUEUE_MAX,
     TIMEOUT_MAX,
+    UNIQUE_KEY_MAX,
     clean_handler,
     clean_max_attempts,
     clean_name,
@@ -30,6 +32,7 @@ from ..validation import (
     clean_schedule,
     clean_seconds,
     clean_timezone,
+    clean_unique_key,
 )
 from . import schema as _schema  # noqa: F401  (registers the OpenAPI extension)
 from .fields import (
@@ -119,6 +122,7 @@ class JobSerializer(serializers.ModelSerializer):
             "schedule_description",
             "next_runs",
             "key",
+            "unique_key",
             "status",
             "queue",
             "priority",
@@ -141,6 +145,19 @@ class JobSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class CreatedJobSerializer(JobSerializer):
+    """The answer to ``POST jobs``: ``duplicate`` when a live job held the unique key."""
+
+    duplicate = serializers.SerializerMethodField()
+
+    class Meta(JobSerializer.Meta):
+        fields = [*JobSerializer.Meta.fields, "duplicate"]
+        read_only_fields = fields
+
+    def get_duplicate(self, job: Job) -> bool:
+        return bool(self.context.get("duplicate", False))
 
 
 class JobHistorySerializer(serializers.ModelSerializer):
@@ -270,10 +287,29 @@ def service_errors(exc: ValueError) -> serializers.ValidationError:
     return serializers.ValidationError({"schedule": [str(exc)]})
 
 
-class JobCreateSerializer(JobFieldsSerializer):
+class UniqueFieldsMixin(serializers.Serializer):
+    """``unique_key`` and ``on_conflict`` of a new one-time job (see ``enqueue``)."""
+
+    unique_key = _optional(
+        CleanedCharField,
+        clean=clean_unique_key,
+        max_length=UNIQUE_KEY_MAX,
+        help_text="While a pending or running job holds this key, that job is answered instead.",
+    )
+    on_conflict = _optional(
+        serializers.ChoiceField,
+        choices=ON_CONFLICT,
+        help_text="return (default: 200 with the live job) or raise (409).",
+    )
+
+
+class JobCreateSerializer(UniqueFieldsMixin, JobFieldsSerializer):
     """A new job: one-time, or recurring when ``schedule`` is given."""
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        unique = {name: attrs.pop(name, None) for name in ("unique_key", "on_conflict")}
+        if attrs.get("schedule") and unique["unique_key"] is not None:
+            raise serializers.ValidationError({"unique_key": ["unique_key is for one-time jobs"]})
         options = {k: v for k, v in attrs.items() if k not in ("handler", "schedule", "timezone")}
         try:
             job = build_job(
@@ -286,7 +322,7 @@ class JobCreateSerializer(JobFieldsSerializer):
             raise service_errors(exc) from None
         # A recurring name another recurring job holds is refused when it is
         # inserted (creating.save_new), by the database's constraint.
-        return {"job": job}
+        return {"job": job, **unique}
 
 
 class JobUpdateSerializer(JobFieldsSerializer):
@@ -297,7 +333,7 @@ class JobUpdateSerializer(JobFieldsSerializer):
     )
 
 
-class BulkJobSerializer(JobFieldsSerializer):
+class BulkJobSerializer(UniqueFieldsMixin, JobFieldsSerializer):
     """One one-time job of a bulk request."""
 
     schedule = None

@@ -32,6 +32,7 @@ from .renderers import with_safe_json
 from .schema import OpenApiResponse, OpenApiTypes, extend_schema, extend_schema_view
 from .serializers import (
     BulkJobSerializer,
+    CreatedJobSerializer,
     HandlerSerializer,
     JobCreateSerializer,
     JobHistorySerializer,
@@ -97,10 +98,13 @@ def _operation(name: str, summary: str, **kwargs: Any) -> Any:
         "Create a job",
         description=(
             "One-time by default (due at run_at, or now); recurring when schedule is given. "
-            "A recurring job's name must not be taken by another recurring job."
+            "A recurring job's name must not be taken by another recurring job. "
+            "With unique_key, while a pending or running job holds the key the answer is "
+            "200 with that job and duplicate: true (409 with on_conflict: raise); a new "
+            "job is 201 with duplicate: false."
         ),
         request=JobCreateSerializer,
-        responses={201: JobSerializer, **_errors(400)},
+        responses={201: CreatedJobSerializer, 200: CreatedJobSerializer, **_errors(400, 409)},
     ),
     update=_operation(
         "update",
@@ -167,8 +171,18 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         serializer = JobCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        job = creating.save_new(serializer.validated_data["job"])
-        return self._job_response(job, status.HTTP_201_CREATED)
+        values = serializer.validated_data
+        if values["unique_key"] is None:
+            job, created = creating.save_new(values["job"]), True
+        else:
+            job, created = creating.save_new_unique(
+                values["job"], values["unique_key"], values["on_conflict"] or "return"
+            )
+        context = {**self.get_serializer_context(), "duplicate": not created}
+        return Response(
+            CreatedJobSerializer(job, context=context).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
 
     def update(self, request: Request, pk: str, partial: bool = True) -> Response:
         job = self.get_object()
@@ -262,13 +276,14 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
         "Create many one-time jobs: all of them or none",
         description=(
             "From 1 to DJANGO_JOBS['API_MAX_BULK'] jobs (an empty or longer list is a 400); "
-            "errors are keyed by index."
+            "errors are keyed by index. A unique_key held by a live job, or given twice, "
+            "answers that one job (on_conflict: raise makes it a 409, creating nothing)."
         ),
         request=BulkJobSerializer(many=True),
         responses={
             201: JobSerializer(many=True),
             400: OpenApiResponse(OpenApiTypes.ANY, description="Invalid input."),
-            **_errors(),
+            **_errors(409),
         },
     )
     @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
