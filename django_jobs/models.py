@@ -187,7 +187,7 @@ class Job(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["key"], name="django_jobs_unique_key"),
             # Partial: a finished job frees its key. MySQL/MariaDB have no partial
-            # indexes; migration 0006 gives them a generated column instead.
+            # indexes; migration 0007 gives them a generated column instead.
             models.UniqueConstraint(
                 fields=["unique_key"],
                 condition=Q(status__in=["pending", "running"]),

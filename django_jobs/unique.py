@@ -1,7 +1,7 @@
 """Unique jobs: at most one live (pending or running) job holds a unique key.
 
 The database enforces it (the partial unique constraint on ``Job``, or
-MySQL's generated column from migration 0006). Creating a unique job never
+MySQL's generated column from migration 0007). Creating a unique job never
 asks first: it inserts in a savepoint and, when the constraint refuses,
 fetches the live holder. So concurrent enqueues from any number of
 processes end with one live job, and the caller's transaction survives.
@@ -41,7 +41,7 @@ def insert_unique(job: Job, using: str, on_conflict: str = "return") -> tuple[Jo
         holder = live_holder(job.unique_key, using)
         if holder is not None:
             if on_conflict == "raise":
-                raise DuplicateJob(job.unique_key, holder) from None
+                raise DuplicateJob(str(job.unique_key), holder) from None
             return holder, False
     assert refused is not None
     raise refused  # another constraint refused the row, not the key

@@ -31,7 +31,7 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("django_jobs", "0005_recurring_identity")]
+    dependencies = [("django_jobs", "0006_dashboard_figures_and_pause")]
 
     operations = [
         migrations.AddField(
