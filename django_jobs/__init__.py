@@ -40,12 +40,16 @@ def enqueue(
     timeout: float | None = None,
     misfire_grace: float | None = None,
     allow_overlap: bool = False,
+    unique_key: str | None = None,
+    on_conflict: str = "return",
 ) -> Job:
     """Create a one-time job; see ``django_jobs.creating.enqueue``.
 
     ``run_at``: when it is due (default now); ``max_attempts``: default
     ``DEFAULT_MAX_ATTEMPTS``; ``queue``: default ``DEFAULT_QUEUE``; higher
-    ``priority`` runs first; ``timeout``: seconds a run may take.
+    ``priority`` runs first; ``timeout``: seconds a run may take;
+    ``unique_key``: while a live job holds it, that job is returned
+    (``on_conflict="raise"``: ``DuplicateJob``).
     """
     from .creating import enqueue as _enqueue
 
@@ -60,6 +64,8 @@ def enqueue(
         timeout=timeout,
         misfire_grace=misfire_grace,
         allow_overlap=allow_overlap,
+        unique_key=unique_key,
+        on_conflict=on_conflict,
     )
 
 
