@@ -225,9 +225,12 @@ def test_enqueue_keywords_are_typed_in_its_signature(fn):
         "timeout",
         "misfire_grace",
         "allow_overlap",
+        "unique_key",
+        "on_conflict",
     }
     hints = typing.get_type_hints(fn, localns={"Job": Job})
     assert hints["priority"] == int | None and hints["allow_overlap"] is bool
+    assert hints["unique_key"] == str | None and hints["on_conflict"] is str
 
 
 def test_enqueue_keywords_all_reach_the_job():
