@@ -54,6 +54,8 @@ def test_schema_describes_every_route():
         "/api/jobs/{id}/",
         "/api/jobs/{id}/cancel/",
         "/api/jobs/{id}/history/",
+        "/api/jobs/{id}/pause/",
+        "/api/jobs/{id}/resume/",
         "/api/jobs/{id}/retry/",
         "/api/jobs/{id}/trigger/",
         "/api/jobs/bulk/",
