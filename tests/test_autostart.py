@@ -15,6 +15,7 @@ from django_jobs import autostart, enqueue
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
 from django_jobs.models import Worker as WorkerRow
 
+from . import procfs
 from .conftest import ROOT
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.subprocess]
@@ -244,7 +245,7 @@ def test_each_forked_gunicorn_worker_runs_its_own_thread_and_the_master_none(env
         pids = list(WorkerRow.objects.values_list("pid", flat=True))
         assert master.pid not in pids
         assert len(pids) == len(set(pids)) <= 2  # at most one thread per process
-        children = _children(master.pid)
+        children = procfs.children(master.pid)
         assert set(pids) <= children, (pids, children)
         master.send_signal(signal.SIGTERM)
         assert master.wait(timeout=40) == 0
@@ -254,17 +255,3 @@ def test_each_forked_gunicorn_worker_runs_its_own_thread_and_the_master_none(env
         if master.poll() is None:
             os.killpg(master.pid, signal.SIGKILL)
         master.wait()
-
-
-def _children(pid):
-    found = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.add(int(entry))
-    return found

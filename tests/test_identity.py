@@ -17,6 +17,8 @@ from django_jobs import creating, enqueue, schedule
 from django_jobs.exceptions import InvalidJob
 from django_jobs.models import Job
 
+from .test_admin import form_data
+
 pytest_plugins = ["tests.api_fixtures"]
 pytestmark = pytest.mark.django_db
 
@@ -26,27 +28,9 @@ def api_create(api, name, schedule_expr="0 2 * * *", handler="noop"):
     return api.post("/api/jobs", body, format="json")
 
 
-def admin_form(**overrides):
-    data = {
-        "name": "Nightly",
-        "handler": "echo",
-        "data": "null",
-        "schedule": "0 2 * * *",
-        "timezone": "",
-        "run_at_0": "",
-        "run_at_1": "",
-        "max_attempts": "3",
-        "queue": "default",
-        "priority": "0",
-        "timeout": "",
-        "misfire_grace": "",
-        "history-TOTAL_FORMS": "0",
-        "history-INITIAL_FORMS": "0",
-        "history-MIN_NUM_FORMS": "0",
-        "history-MAX_NUM_FORMS": "0",
-    }
-    data.update(overrides)
-    return data
+def admin_form_data(**overrides):
+    """The admin's add form for a recurring job named "Nightly"."""
+    return form_data(**{"name": "Nightly", "data": "null", "schedule": "0 2 * * *", **overrides})
 
 
 def recurring_named(name):
@@ -66,7 +50,7 @@ def test_schedule_updates_the_job_the_api_created(api):
 
 
 def test_schedule_updates_the_job_the_admin_created(admin_client):
-    response = admin_client.post(reverse("admin:django_jobs_job_add"), admin_form())
+    response = admin_client.post(reverse("admin:django_jobs_job_add"), admin_form_data())
     assert response.status_code == 302
     created = Job.objects.get()
     job = schedule("Nightly", "echo", "5m")
@@ -95,7 +79,7 @@ def test_api_refuses_a_name_schedule_holds(api):
 
 def test_admin_refuses_a_name_the_api_holds(api, admin_client):
     api_create(api, "Nightly")
-    response = admin_client.post(reverse("admin:django_jobs_job_add"), admin_form())
+    response = admin_client.post(reverse("admin:django_jobs_job_add"), admin_form_data())
     assert response.status_code == 200
     assert "name" in response.context["adminform"].form.errors
     assert len(recurring_named("Nightly")) == 1
@@ -171,7 +155,7 @@ def test_admin_rename_onto_another_recurring_name_is_refused(admin_client):
     other = schedule("Other", "echo", "5m")
     response = admin_client.post(
         reverse("admin:django_jobs_job_change", args=[other.pk]),
-        admin_form(name="Twin", schedule="5m", **{"history-INITIAL_FORMS": "0"}),
+        admin_form_data(name="Twin", schedule="5m", **{"history-INITIAL_FORMS": "0"}),
     )
     assert response.status_code == 200
     assert "name" in response.context["adminform"].form.errors

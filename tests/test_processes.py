@@ -1,6 +1,5 @@
 """Real ``runjobs`` processes against the configured database: sharing, crashes and signals."""
 
-import os
 import signal
 import time
 from collections import Counter
@@ -11,6 +10,8 @@ from django.conf import settings
 from django_jobs import enqueue, enqueue_many
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
 from django_jobs.models import Worker as WorkerRow
+
+from . import procfs
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.subprocess]
 
@@ -128,11 +129,15 @@ def test_process_pool_worker_killed_takes_its_children_with_it(runjobs, wait_for
     job = enqueue("sleep", {"seconds": 60, "cooperative": False})
     worker = runjobs("--pool", "process", "--concurrency", "2")
     wait_for(lambda: Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).exists())
-    children = _children(worker.pid)
+    children = procfs.children(worker.pid)
     assert len(children) >= 2
     worker.send_signal(signal.SIGKILL)
     worker.wait()
-    wait_for(lambda: not any(_alive(pid) for pid in children), timeout=10, message="children gone")
+
+    def gone():
+        return not any(procfs.alive(pid) for pid in children)
+
+    wait_for(gone, timeout=10, message="children gone")
 
 
 def test_process_pool_hard_timeout_in_a_real_worker(runjobs, wait_for):
@@ -149,28 +154,6 @@ def test_process_pool_hard_timeout_in_a_real_worker(runjobs, wait_for):
     assert [(r.attempt, r.status) for r in rows] == [(1, "failed"), (2, "failed")]
     assert all("process was killed" in r.error for r in rows)
     assert worker.poll() is None  # still serving
-
-
-def _children(pid):
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry))
-    return found
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _log(worker) -> str:
