@@ -15,10 +15,13 @@ worker_stopped     ``worker``
 
 ``job_started``, ``job_succeeded``, ``job_failed`` and ``job_dead`` are sent
 from the worker process after the state is written; receivers must not raise
-(errors are logged and ignored). ``job_dead`` follows the last ``job_failed``
-of a one-time job that has no retries left. ``job_cancelled`` is sent by
-``steering.cancel`` for a pending job and by the worker for a running one
-that stopped after a cancel.
+(errors are logged and ignored). ``job_started`` is sent when the handler of
+an attempt starts, from the thread that runs it (with ``--pool process``,
+from the worker as it hands the job to a child process): the job is
+``running`` and its ``attempts`` count includes this attempt. ``job_dead``
+follows the last ``job_failed`` of a one-time job that has no retries left.
+``job_cancelled`` is sent by ``steering.cancel`` for a pending job and by the
+worker for a running one that stopped after a cancel.
 """
 
 from django.dispatch import Signal

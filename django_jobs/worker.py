@@ -296,6 +296,8 @@ class Worker:
         if isinstance(self._pool, ProcessPool):
             # The pool kills the process at the timeout: nothing is left to abandon.
             entry = InFlight(job, ctx, None)
+            # It claims only for free children, so the handler starts about now.
+            _send_started(job)
             entry.future = self._pool.submit(execute, job.handler, job.data, ctx, timeout=timeout)
         else:
             entry = InFlight(job, ctx, timeout)
@@ -603,5 +605,10 @@ def _job_logger(handler: str) -> logging.Logger:
 
 def _start(entry: InFlight) -> Outcome:
     """Run in a pool thread: the timeout counts from here, not from the claim."""
+    _send_started(entry.job)
     entry.started = time.monotonic()
     return execute(entry.job.handler, entry.job.data, entry.ctx)
+
+
+def _send_started(job: Job) -> None:
+    signals.job_started.send_robust(sender=Job, job=job, attempt=job.attempts)
