@@ -13,6 +13,7 @@ from .registry import JobHandler, create_job_handler, handler
 
 if TYPE_CHECKING:
     from .models import Job
+    from .steering import Requeued
 
 __all__ = [
     "JobHandler",
@@ -23,6 +24,8 @@ __all__ = [
     "enqueue",
     "enqueue_many",
     "handler",
+    "purge_dead",
+    "requeue_dead",
     "schedule",
     "trigger",
 ]
@@ -140,3 +143,60 @@ def cancel(job: Any) -> Job:
     from .steering import cancel as _cancel
 
     return _cancel(job)
+
+
+def requeue_dead(
+    ids: Any = None,
+    *,
+    all: bool = False,
+    handler: str | None = None,
+    error_type: str | None = None,
+    died_after: datetime | None = None,
+    died_before: datetime | None = None,
+) -> Requeued:
+    """Run dead jobs again with fresh attempts: ``ids`` (jobs or ids), or ``all=True``
+    with optional filters; see ``django_jobs.steering.requeue_dead``.
+
+    ``error_type`` is the exception class of the last failure (``"ValueError"``);
+    ``died_after`` / ``died_before`` bound when the job died. Returns how many were
+    requeued (``.count``) and which stay dead because a live job holds their unique
+    key (``.held_keys``).
+    """
+    from .dead import select
+    from .steering import requeue_dead as _requeue
+
+    return _requeue(
+        select(
+            ids,
+            all=all,
+            handler=handler,
+            error_type=error_type,
+            died_after=died_after,
+            died_before=died_before,
+        )
+    )
+
+
+def purge_dead(
+    ids: Any = None,
+    *,
+    all: bool = False,
+    handler: str | None = None,
+    error_type: str | None = None,
+    died_after: datetime | None = None,
+    died_before: datetime | None = None,
+) -> int:
+    """Delete dead jobs and their history, selected as for ``requeue_dead``; returns how many."""
+    from .dead import select
+    from .steering import purge_dead as _purge
+
+    return _purge(
+        select(
+            ids,
+            all=all,
+            handler=handler,
+            error_type=error_type,
+            died_after=died_after,
+            died_before=died_before,
+        )
+    )

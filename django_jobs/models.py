@@ -30,6 +30,8 @@ class RunStatus(models.TextChoices):
 FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
 # A job in these states holds its unique key: no second live job may have it.
 LIVE = (JobStatus.PENDING, JobStatus.RUNNING)
+# Dead: a one-time job that failed for good, with no retry coming (``Job.objects.dead()``).
+DEAD = Q(status=JobStatus.FAILED, schedule="")
 
 # What a transition changes, for saving many jobs in one statement.
 TRANSITION_FIELDS = [
@@ -103,7 +105,7 @@ class JobQuerySet(models.QuerySet["Job"]):
 
     def dead(self) -> JobQuerySet:
         """One-time jobs that failed for good: no retry is coming."""
-        return self.filter(status=JobStatus.FAILED, schedule="")
+        return self.filter(DEAD)
 
 
 class Job(models.Model):

@@ -1,4 +1,5 @@
-"""Steering existing jobs: trigger, cancel, retry, delete, pause and resume.
+"""Steering existing jobs: trigger, cancel, retry, delete, pause and resume,
+and dead jobs in bulk: requeue and purge.
 
 The Python API, the REST API, the admin and the dashboard all call these, and
 ask ``may`` / ``refused_fields`` before offering a button or a form field, so
@@ -10,12 +11,15 @@ answer: the ``ALLOWED`` table. The runner switch lives on
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import router, transaction
 from django.utils import timezone
 
 from . import notify, signals
+from .dead import DeadSelection
 from .exceptions import JobStateError
 from .models import FINISHED, Job, JobStatus
 from .unique import keeping_unique
@@ -155,18 +159,23 @@ def retry(job: Job | int, *, now: datetime | None = None) -> Job:
     now = now or timezone.now()
     pk = job_pk(job)
     with keeping_unique(pk, router.db_for_write(Job)):
-        retried = Job.objects.filter(pk=pk, status__in=ALLOWED["retry"]).update(
-            status=JobStatus.PENDING,
-            attempts=0,
-            next_run_at=now,
-            scheduled_for=now,
-            updated_at=now,
-        )
+        retried = Job.objects.filter(pk=pk, status__in=ALLOWED["retry"]).update(**_retried(now))
     if not retried:
         _raise_state(pk, "retry")
     fresh = Job.objects.get(pk=pk)
     notify.job_available({fresh.queue})
     return fresh
+
+
+def _retried(now: datetime) -> dict[str, Any]:
+    """What a retry writes: due now, with its attempts reset."""
+    return {
+        "status": JobStatus.PENDING,
+        "attempts": 0,
+        "next_run_at": now,
+        "scheduled_for": now,
+        "updated_at": now,
+    }
 
 
 def delete(job: Job | int) -> None:
@@ -213,6 +222,92 @@ def resume(job: Job | int, *, now: datetime | None = None) -> Job:
         locked.save(update_fields=fields)
     notify.job_available({locked.queue})
     return locked
+
+
+# Dead jobs in bulk -------------------------------------------------------------------
+# A requeue is a retry and a purge a delete, of each selected dead job: the same
+# table allows them, and every write is conditional on the job still being dead,
+# so two requeues of one selection at once requeue each job once between them.
+
+
+@dataclass
+class Requeued:
+    """How many dead jobs were requeued, and which were not because of a unique key."""
+
+    count: int = 0
+    # Dead jobs whose unique key a live job holds now: they stay dead.
+    held_keys: list[int] = field(default_factory=list)
+
+
+def requeue_dead(
+    selection: DeadSelection, *, now: datetime | None = None, batch_size: int = 500
+) -> Requeued:
+    """Retry every selected dead job: due now, attempts reset (as ``retry`` does).
+
+    Batches of ``batch_size`` commit one by one, so a large requeue holds no
+    long lock; a job requeued by someone else meanwhile is not counted again.
+    """
+    now = now or timezone.now()
+    using = router.db_for_write(Job)
+    done = Requeued()
+    queues: set[str] = set()
+    for batch in _dead_batches(selection, using, batch_size, "queue", "unique_key"):
+        rerun = selection.queryset(using).filter(status__in=ALLOWED["retry"])
+        plain = [pk for pk, _, key in batch if key is None]
+        if plain:
+            done.count += rerun.filter(pk__in=plain).update(**_retried(now))
+        for pk, _, key in batch:
+            if key is None:
+                continue
+            try:
+                with keeping_unique(pk, using):
+                    done.count += rerun.filter(pk=pk).update(**_retried(now))
+            except JobStateError:
+                done.held_keys.append(pk)
+        queues.update(queue for _, queue, _ in batch)
+    if done.count:
+        notify.job_available(queues)
+    return done
+
+
+def purge_dead(selection: DeadSelection, *, batch_size: int = 500) -> int:
+    """Delete every selected dead job with its history; returns how many were deleted.
+
+    Each batch locks the rows that are still dead before deleting them, so a job
+    requeued meanwhile is kept.
+    """
+    using = router.db_for_write(Job)
+    deleted = 0
+    for batch in _dead_batches(selection, using, batch_size):
+        with transaction.atomic(using=using):
+            still_dead = list(
+                selection.queryset(using)
+                .filter(pk__in=[pk for (pk,) in batch], status__in=ALLOWED["delete"])
+                .select_for_update()
+                .values_list("pk", flat=True)
+            )
+            if still_dead:
+                _, by_model = Job.objects.using(using).filter(pk__in=still_dead).delete()
+                deleted += by_model.get(Job._meta.label, 0)
+    return deleted
+
+
+def _dead_batches(
+    selection: DeadSelection, using: str, size: int, *columns: str
+) -> Iterable[list[tuple[Any, ...]]]:
+    """The selected dead jobs' ids (and ``columns``), oldest first, ``size`` at a time."""
+    after = 0
+    while True:
+        batch = list(
+            selection.queryset(using)
+            .filter(pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", *columns)[:size]
+        )
+        if not batch:
+            return
+        yield batch
+        after = batch[-1][0]
 
 
 def lock_job(pk: int, using: str) -> Job:

@@ -1,0 +1,106 @@
+"""Dead jobs: which ones a requeue, a purge or a list is about.
+
+What "dead" means is ``Job.objects.dead()`` (a one-time job that failed for
+good). A ``DeadSelection`` names some of them, by id or by filters, for
+``steering.requeue_dead`` and ``steering.purge_dead``; the REST API, the admin
+and the Python API build one and hand it over.
+
+Two facts are read from what a failure already stores, so no column is added:
+
+- the error type is the exception class the job's ``last_error`` begins with
+  (the worker writes ``"ValueError: message"`` and then the traceback); an
+  error the worker wrote itself (a lost worker, a refused row) has none;
+- the instant of death is ``updated_at``, which the failing write sets and
+  retention (``DEAD_RETENTION_DAYS``) counts from.
+
+Filtering reads the status index first (dead jobs are failed ones), so the
+error type and the instant are matched among failed rows only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from .exceptions import InvalidJob
+from .models import Job, JobQuerySet
+
+# A class name, optionally dotted: what ``format_error`` puts before the first colon.
+ERROR_TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+ERROR_TYPE_MAX = 200
+
+
+def error_type_of(last_error: str) -> str:
+    """The exception class a stored error begins with, or ``""`` if it names none."""
+    head, colon, _ = (last_error or "").partition(":")
+    return head if colon and ERROR_TYPE.fullmatch(head) else ""
+
+
+@dataclass(frozen=True)
+class DeadSelection:
+    """Dead jobs by id (``ids``), or every dead job matching the filters (``ids`` None)."""
+
+    ids: tuple[int, ...] | None = None
+    handler: str | None = None
+    error_type: str | None = None
+    died_after: datetime | None = None
+    died_before: datetime | None = None
+
+    def queryset(self, using: str | None = None) -> JobQuerySet:
+        jobs = (Job.objects.using(using) if using else Job.objects).dead()
+        if self.ids is not None:
+            jobs = jobs.filter(pk__in=self.ids)
+        if self.handler:
+            jobs = jobs.filter(handler=self.handler)
+        if self.error_type:
+            jobs = jobs.filter(last_error__startswith=f"{self.error_type}:")
+        if self.died_after is not None:
+            jobs = jobs.filter(updated_at__gte=self.died_after)
+        if self.died_before is not None:
+            jobs = jobs.filter(updated_at__lt=self.died_before)
+        return jobs
+
+
+def select(
+    ids: Iterable[Job | int] | None = None,
+    *,
+    all: bool = False,
+    handler: str | None = None,
+    error_type: str | None = None,
+    died_after: datetime | None = None,
+    died_before: datetime | None = None,
+) -> DeadSelection:
+    """A checked selection: ``ids``, or ``all=True`` with optional filters.
+
+    Raises ``InvalidJob`` naming the field at fault, so nothing is requeued or
+    purged by a call that meant something else (no ids and no ``all``).
+    """
+    if (ids is None) == (not all):
+        raise InvalidJob("ids", "give the ids of dead jobs, or all=True (with filters or not)")
+    filters = (handler, error_type, died_after, died_before)
+    if ids is not None and any(value is not None for value in filters):
+        raise InvalidJob("ids", "filters select with all=True; with ids, give the ids alone")
+    if error_type is not None:
+        check_error_type(error_type)
+    for field, value in (("died_after", died_after), ("died_before", died_before)):
+        if value is not None and timezone.is_naive(value):
+            raise InvalidJob(field, f"{field} needs a time zone (an aware datetime)")
+    pks = None if ids is None else tuple(_pk(job) for job in ids)
+    return DeadSelection(pks, handler or None, error_type or None, died_after, died_before)
+
+
+def check_error_type(value: str) -> None:
+    if len(value) > ERROR_TYPE_MAX or not ERROR_TYPE.fullmatch(value):
+        raise InvalidJob("error_type", "an exception class name, such as ValueError")
+
+
+def _pk(job: Job | int) -> int:
+    if isinstance(job, Job):
+        return int(job.pk)
+    if isinstance(job, bool) or not isinstance(job, int):
+        raise InvalidJob("ids", f"job ids are whole numbers, got {job!r}")
+    return job
