@@ -14,7 +14,7 @@ from django.db import router
 
 from .compat import BaseTaskBackend, Task, TaskResult, task_enqueued
 from .handlers import register, to_data
-from .options import JobsTask, job_options, validate
+from .options import JobsTask, job_options, unique_key_for, validate
 
 
 class JobsBackend(BaseTaskBackend):
@@ -40,16 +40,44 @@ class JobsBackend(BaseTaskBackend):
             _declare_schedule(task)
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
-        """Create the job; inside ``atomic()`` it exists once the transaction commits."""
+        """Create the job; inside ``atomic()`` it exists once the transaction commits.
+
+        A task with a ``unique_key`` held by a live job makes no job: the
+        holder's result comes back (``on_conflict="return"``) or
+        ``DuplicateJob`` is raised (``"raise"``, or a holder that is no task).
+        """
         from ..creating import enqueue
         from .results import enqueued
 
         self.validate_task(task)
         data = to_data(args, kwargs, self.alias)
-        job = enqueue(task.module_path, data, run_at=task.run_after, **job_options(task))
+        options = job_options(task)
+        unique_key = unique_key_for(task, args, kwargs, data)
+        if unique_key is not None:
+            return self._enqueue_unique(task, data, unique_key, options)
+        job = enqueue(task.module_path, data, run_at=task.run_after, **options)
         result = enqueued(job, task, data["args"], data["kwargs"], self.alias)
         task_enqueued.send(type(self), task_result=result)
         return result
+
+    def _enqueue_unique(
+        self, task: Task, data: dict[str, Any], unique_key: str, options: dict[str, Any]
+    ) -> TaskResult:
+        from ..creating import build_job, save_new_unique
+        from ..exceptions import DuplicateJob
+        from .handlers import task_for
+        from .results import attempts_of, enqueued, from_job
+
+        job = build_job(task.module_path, data, run_at=task.run_after, **options)
+        job, created = save_new_unique(job, unique_key, getattr(task, "on_conflict", "return"))
+        if created:
+            result = enqueued(job, task, data["args"], data["kwargs"], self.alias)
+            task_enqueued.send(type(self), task_result=result)
+            return result
+        holder_task = task_for(job.handler)
+        if holder_task is None:  # a plain job holds the key: no TaskResult can stand for it
+            raise DuplicateJob(unique_key, job)
+        return from_job(job, holder_task, attempts_of(job))
 
     def check(self, **kwargs: Any) -> list[Any]:
         """Django's checks of the backend, and that django_jobs is an installed app."""

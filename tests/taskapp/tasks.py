@@ -78,3 +78,22 @@ def slow(seconds):
 
     time.sleep(seconds)
     return "slept"
+
+
+@task(unique_key=True)
+def sync_user(user_id, *, full=False):
+    return user_id
+
+
+def _feed_key(url, **kwargs):
+    return None if url.startswith("local:") else f"tests:feed:{url}"
+
+
+@task(unique_key=_feed_key)
+def import_feed(url, **kwargs):
+    return url
+
+
+@task(unique_key="tests:rebuild-index", on_conflict="raise", max_attempts=1)
+def rebuild_index():
+    return "rebuilt"
