@@ -14,8 +14,8 @@ migrates django_jobs there and measures, in one process:
 4. an extra: the not-yet-due jobs at a higher priority than the due ones.
 
 Each drained batch is deleted afterwards, so every repeat sees the same state.
-Every claim/completion statement is timed by wrapping ``fetch_all`` where the
-worker's modules call it; ``pg_stat_user_tables``/``_indexes`` deltas show what
+Every claim/completion statement is timed by wrapping the PostgreSQL engine's
+``fetch_all``; ``pg_stat_user_tables``/``_indexes`` deltas show what
 the drain read. A measurement is retried once if the server restarted during
 it or a connection error reached this script. See bench/FLAT.md.
 """
@@ -218,18 +218,28 @@ TIMES: list[tuple[str, float, float, int]] = []
 
 def time_statements() -> None:
     """Time every call of the worker's claim/completion statements."""
-    from django_jobs import claiming, completion, cycle
+    from django_jobs.engines import postgresql
 
-    for module, kind in ((claiming, "claim"), (completion, "finish"), (cycle, "finish+claim")):
-        original = module.fetch_all
+    original = postgresql.fetch_all
 
-        def timed(connection, query, params, _original=original, _kind=kind):
-            start = time.monotonic()
-            rows = _original(connection, query, params)
-            TIMES.append((_kind, start, time.monotonic() - start, len(rows)))
-            return rows
+    def timed(connection, query, params):
+        start = time.monotonic()
+        rows = original(connection, query, params)
+        kind = statement_kind(query)
+        if kind:
+            TIMES.append((kind, start, time.monotonic() - start, len(rows)))
+        return rows
 
-        module.fetch_all = timed
+    postgresql.fetch_all = timed
+
+
+def statement_kind(query: str) -> str:
+    """Which of the engine's statements ``query`` is ("" for any other)."""
+    if query.startswith("WITH RECURSIVE levels"):
+        return "claim"
+    if query.startswith("WITH RECURSIVE v AS"):
+        return "finish+claim"
+    return "finish" if query.startswith("WITH v AS") else ""
 
 
 def db_errors() -> tuple:

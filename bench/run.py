@@ -414,7 +414,7 @@ CEILING = f"raw SQL ceiling (psycopg loop, batch {CEILING_BATCH})"
 def raw_ceiling(jobs: int, batch: int) -> float:
     """Jobs/s of django-jobs' worker statement from a bare psycopg loop: no Django, no pool.
 
-    The statement mirrors django_jobs/cycle.py on PostgreSQL: one autocommitted
+    The statement mirrors django_jobs/engines/postgresql.py (finish_and_claim): one autocommitted
     round trip writes the previous batch's outcomes (lock what the worker
     holds, update jobs and history) and claims the next (locking pick,
     UPDATE ... RETURNING, history INSERT), prepared once, rows in binary.

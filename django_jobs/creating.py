@@ -14,12 +14,13 @@ from typing import Any
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
-from . import columns, notify, signals
-from .bulk import NULL, copy_escape, copy_fields, copy_lines, has_copy, insert_returning_ids
+from . import signals
 from .conf import jobs_settings
+from .engines import for_alias, notify
+from .engines import rows as columns
+from .engines.rows import NULL, copy_escape, copy_fields
 from .exceptions import DuplicateJob, InvalidJob
 from .models import Job, JobStatus
-from .statements import fetch_all
 from .steering import check_changes, job_pk, lock_job
 from .tasks.discovery import declared_schedules as task_schedules
 from .unique import insert_unique
@@ -143,50 +144,15 @@ def enqueue(
     using = router.db_for_write(Job)
     if unique_key is not None or on_conflict != "return":
         return save_new_unique(job, unique_key, on_conflict)[0]
-    if connections[using].vendor == "postgresql":
-        _insert_and_notify(job, using)
+    if for_alias(using).insert_job(job):  # the insert woke the workers
         signals.job_enqueued.send(sender=Job, job=job)
     else:
-        job.save(force_insert=True, using=using)
         _announce([job])
     return job
 
 
-def _insert_and_notify(job: Job, using: str) -> None:
-    """PostgreSQL: insert the job and wake the workers in one prepared statement."""
-    connection = connections[using]
-    wake = notify.enabled(using) and job.next_run_at <= timezone.now()
-    params = columns.writer(Job, _insert_names(), connection)(job)
-    if wake:
-        params += [notify.CHANNEL, job.queue]
-    job.pk = fetch_all(connection, _insert_sql(using, wake), params)[0][0]
-    job._state.adding = False
-    job._state.db = using
-
-
-_insert_sqls: dict[tuple[str, bool], str] = {}
-
-
 def _insert_names() -> list[str]:
     return [f.name for f in Job._meta.concrete_fields if not f.primary_key]
-
-
-def _insert_sql(using: str, wake: bool) -> str:
-    """The single-job INSERT, built once per alias: building it costs more than running it."""
-    sql = _insert_sqls.get((using, wake))
-    if sql is None:
-        connection = connections[using]
-        qn = connection.ops.quote_name
-        fields = [Job._meta.get_field(name) for name in _insert_names()]
-        sql = (
-            f"INSERT INTO {qn(Job._meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(f'%s::{f.db_type(connection)}' for f in fields)}) "
-            f"RETURNING {qn(Job._meta.pk.column)}"
-        )
-        if wake:
-            sql = f"WITH added AS ({sql}) SELECT id, pg_notify(%s, %s) FROM added"
-        _insert_sqls[(using, wake)] = sql
-    return sql
 
 
 def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job]:
@@ -286,11 +252,12 @@ def _insert_all(planned: list[tuple[Job, Any, str | None]], using: str) -> list[
     for template, _, _ in planned:
         if id(template) not in rows:
             rows[id(template)] = values(template)
-    if has_copy(connection):
+    engine = for_alias(using)
+    if engine.has_copy:
         ids = _copy_jobs(planned, rows, at, names, using)
     else:
         prepared = [[*rows[id(t)][:at], text, *rows[id(t)][at + 1 :]] for t, _, text in planned]
-        ids = insert_returning_ids(Job, names, prepared, using)
+        ids = engine.insert_returning_ids(Job, names, prepared)
     clone = columns.cloner(Job)
     if ids is None:  # MySQL: no RETURNING
         jobs = [clone(t, data=data) for t, data, _ in planned]
@@ -315,7 +282,7 @@ def _copy_jobs(planned, rows, at, names, using) -> list[int]:
     for template, _, text in planned:
         before, after = around[id(template)]
         lines.append(f"{before}{NULL if text is None else copy_escape(text)}{after}")
-    return copy_lines(Job, names, lines, using)
+    return for_alias(using).copy_lines(Job, names, lines)
 
 
 def schedule(

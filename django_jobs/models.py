@@ -377,7 +377,7 @@ class Runner(models.Model):
     @classmethod
     def switch(cls, running: bool) -> bool:
         """Turn the switch on or off for every worker; on wakes idle workers at once."""
-        from . import notify
+        from .engines import notify
 
         cls.objects.update_or_create(pk=cls.SINGLETON_ID, defaults={"running": bool(running)})
         if running:

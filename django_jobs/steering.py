@@ -18,8 +18,9 @@ from typing import Any
 from django.db import router, transaction
 from django.utils import timezone
 
-from . import notify, signals
+from . import signals
 from .dead import DeadSelection
+from .engines import notify
 from .exceptions import JobStateError
 from .models import FINISHED, Job, JobStatus
 from .unique import keeping_unique

@@ -24,9 +24,10 @@ from typing import ParamSpec, TypeVar
 from django.db import connections, router
 from django.utils import timezone
 
-from . import claiming, cycle, liveness, notify, overlap, pruning, signals
-from .completion import Finished, finish
+from . import liveness, overlap, pruning, signals
 from .conf import jobs_settings
+from .engines import claiming, cycle, notify
+from .engines.completion import Finished, finish
 from .execution import JobContext, Outcome, execute
 from .guard import Guard
 from .models import TRANSITION_FIELDS, Job, JobHistory, Runner, RunStatus

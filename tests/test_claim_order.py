@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from django_jobs import claiming, enqueue, liveness
+from django_jobs import enqueue, liveness
+from django_jobs.engines import claiming
 from django_jobs.models import Job
 
 pytestmark = pytest.mark.django_db(transaction=True)

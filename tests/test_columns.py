@@ -4,7 +4,8 @@ import pytest
 from django.db.models.signals import post_init
 from django.utils import timezone
 
-from django_jobs import columns, enqueue
+from django_jobs import enqueue
+from django_jobs.engines import rows as columns
 from django_jobs.models import Job, JobHistory, RunStatus
 from django_jobs.worker import Worker
 

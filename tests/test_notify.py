@@ -7,7 +7,8 @@ import pytest
 from django.db import connection, transaction
 from django.test import override_settings
 
-from django_jobs import enqueue, enqueue_many, notify
+from django_jobs import enqueue, enqueue_many
+from django_jobs.engines import notify
 from django_jobs.models import Job, JobStatus
 from django_jobs.worker import Worker
 

@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 
 from django_jobs import enqueue
-from django_jobs.completion import Finished, finish
+from django_jobs.engines.completion import Finished, finish
 from django_jobs.execution import Outcome
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
 from django_jobs.worker import Worker
@@ -129,7 +129,7 @@ def test_an_outcome_the_database_refuses_fails_only_its_job():
 
 
 def _claim(worker, count):
-    from django_jobs import claiming
+    from django_jobs.engines import claiming
 
     return claiming.claim(worker.row, None, count, timezone.now(), worker.using)
 

@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 
 from django_jobs import enqueue
+from django_jobs.engines.postgresql import fetch_all
 from django_jobs.models import JobHistory
-from django_jobs.statements import fetch_all
 from django_jobs.worker import Worker
 
 pytestmark = [

@@ -256,8 +256,8 @@ def test_live_worker_jobs_are_not_recovered():
 
 def test_outcome_of_a_job_taken_away_is_dropped_not_written():
     """A worker thought dead must not overwrite what others did with its job since."""
-    from django_jobs import claiming
-    from django_jobs.completion import Finished, finish
+    from django_jobs.engines import claiming
+    from django_jobs.engines.completion import Finished, finish
     from django_jobs.execution import Outcome
 
     job = enqueue("noop")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.db import connections
 from django.db.models import Model, QuerySet
 from django.utils.functional import cached_property
+
+from ..engines import for_alias
 
 
 class EstimatedCountPaginator(Paginator):
@@ -36,20 +37,4 @@ class EstimatedCountPaginator(Paginator):
 
 def table_estimate(model: type[Model], using: str) -> int | None:
     """The row count the database keeps in its statistics, or None when it has none."""
-    connection = connections[using]
-    table = model._meta.db_table
-    if connection.vendor == "postgresql":
-        sql = "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)"
-    elif connection.vendor == "mysql":
-        sql = (
-            "SELECT table_rows FROM information_schema.tables "
-            "WHERE table_schema = DATABASE() AND table_name = %s"
-        )
-    else:
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [table])
-        row = cursor.fetchone()
-    if not row or row[0] is None or row[0] <= 0:
-        return None
-    return int(row[0])
+    return for_alias(using).table_estimate(model)

@@ -13,14 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connections, transaction
+from django.db import transaction
 
-from . import columns, faults, signals
-from .bulk import update_rows
-from .execution import Outcome
-from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
-from .retry import retry_at_configured
-from .statements import fetch_all
+from .. import faults, signals
+from ..execution import Outcome
+from ..models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
+from ..retry import retry_at_configured
+from . import for_alias
 
 logger = logging.getLogger("django_jobs.worker")
 
@@ -54,11 +53,7 @@ def finish(worker: Worker, items: Sequence[Finished], now: datetime, using: str)
         return []
     by_id = {item.job.pk: item for item in items}
     try:
-        if connections[using].vendor == "postgresql":
-            applied = _finish_in_one_statement(worker, by_id, now, using)
-        else:
-            with transaction.atomic(using=using):
-                applied = finish_in_transaction(worker, by_id, now, using)
+        applied = for_alias(using).finish(worker, by_id, now)
     except Exception as exc:
         if faults.classify(exc, using) is faults.Fault.OUTAGE:
             raise
@@ -161,7 +156,7 @@ def after_finish(by_id: dict[int, Finished], applied: list[Finished]) -> list[Fi
 def finish_in_transaction(
     worker: Worker, by_id: dict[int, Finished], now: datetime, using: str
 ) -> list[Finished]:
-    """SQLite, MySQL: lock what this worker still holds and write it (caller's transaction)."""
+    """Lock what this worker still holds and write it, in the caller's transaction."""
     owned = dict(
         Job.objects.using(using)
         .select_for_update()
@@ -172,24 +167,13 @@ def finish_in_transaction(
     for item in applied:
         _transition(item, owned[item.job.pk], now)
     if applied:
-        update_rows(Job, [i.job for i in applied], TRANSITION_FIELDS, using)
+        for_alias(using).update_rows(Job, [i.job for i in applied], TRANSITION_FIELDS)
         save_history(_history_rows(applied), using)
     return applied
 
 
 # Fields a cancelled job changes (mark_cancelled); it keeps its other values.
 _CANCEL_SETS = {"status", "next_run_at", "worker", "started_at", "cancel_requested", "updated_at"}
-
-
-def _finish_in_one_statement(
-    worker: Worker, by_id: dict[int, Finished], now: datetime, using: str
-) -> list[Finished]:
-    """PostgreSQL: lock what this worker still holds, update jobs and history, in one statement."""
-    connection = connections[using]
-    ctes, params = finish_ctes(worker, by_id, now, connection)
-    sql = f"WITH {ctes} SELECT id, cancel_requested FROM done"
-    done = dict(fetch_all(connection, sql, params))
-    return applied_outcomes(by_id, done)
 
 
 def applied_outcomes(by_id: dict[int, Finished], done: dict[int, bool]) -> list[Finished]:
@@ -199,105 +183,6 @@ def applied_outcomes(by_id: dict[int, Finished], done: dict[int, bool]) -> list[
         if done[item.job.pk]:
             _apply_cancel(item)
     return applied
-
-
-def finish_ctes(
-    worker: Worker, by_id: dict[int, Finished], now: datetime, connection
-) -> tuple[str, list]:
-    """PostgreSQL: the completion as CTEs (``v``, ``owned``, ``done``, ``done_history``).
-
-    Transitions are computed as if nobody asked to cancel; the statement
-    applies the cancel rule itself for rows whose ``cancel_requested`` is set,
-    so no lock is held across a round trip.
-    """
-    for item in by_id.values():
-        _transition(item, False, now)
-    job_values = columns.writer(Job, TRANSITION_FIELDS, connection)
-    hist_values = columns.writer(JobHistory, HISTORY_FIELDS, connection)
-    empty_history = [None] * len(HISTORY_FIELDS)
-    rows = []
-    for item in by_id.values():
-        job, row = item.job, getattr(item.job, "run_history", None)
-        if row is not None:
-            _fill_history(row, item)
-        rows.append(
-            [
-                job.pk,
-                *job_values(job),
-                row.pk if row is not None else None,
-                *(hist_values(row) if row is not None else empty_history),
-                item.outcome.ok,
-            ]
-        )
-    # One array a column, unnested: the statement's text does not depend on the
-    # batch size, so it is prepared (parsed) once per connection.
-    arrays = [list(column) for column in zip(*rows, strict=True)]
-    return _finish_sql(connection), [*arrays, worker.pk]
-
-
-_finish_sqls: dict[str, str] = {}
-
-
-def _finish_sql(connection) -> str:
-    """The completion CTEs' text: the same for every batch, so built once."""
-    found = _finish_sqls.get(connection.vendor)
-    if found is not None:
-        return found
-    qn = connection.ops.quote_name
-    job_fields = [Job._meta.get_field(name) for name in TRANSITION_FIELDS]
-    hist_fields = [JobHistory._meta.get_field(name) for name in HISTORY_FIELDS]
-    names = [
-        "id",
-        *(f.column for f in job_fields),
-        "hid",
-        *(f"h_{f.column}" for f in hist_fields),
-        "ok",
-    ]
-    casts = [
-        "bigint",
-        *(f.db_type(connection) for f in job_fields),
-        "bigint",
-        *(f.db_type(connection) for f in hist_fields),
-        "boolean",
-    ]
-    unnest = ", ".join(f"%s::{cast}[]" for cast in casts)
-    job_table, hist_table = qn(Job._meta.db_table), qn(JobHistory._meta.db_table)
-
-    def job_set(field) -> str:
-        col = qn(field.column)
-        if field.name == "status":
-            cancelled = f"'{JobStatus.CANCELLED}'"
-            return f"{col} = CASE WHEN o.cancel_requested THEN {cancelled} ELSE v.{col} END"
-        if field.name == "next_run_at":
-            return f"{col} = CASE WHEN o.cancel_requested THEN NULL ELSE v.{col} END"
-        if field.name == "last_error":
-            return f"{col} = CASE WHEN o.cancel_requested AND v.ok THEN j.{col} ELSE v.{col} END"
-        if field.name in _CANCEL_SETS:
-            return f"{col} = v.{col}"
-        return f"{col} = CASE WHEN o.cancel_requested THEN j.{col} ELSE v.{col} END"
-
-    def hist_set(field) -> str:
-        col = qn(field.column)
-        if field.name == "status":
-            when = "d.cancel_requested AND NOT v.ok"
-            return (
-                f"{col} = CASE WHEN {when} THEN '{RunStatus.CANCELLED}' ELSE v.h_{field.column} END"
-            )
-        return f"{col} = v.h_{field.column}"
-
-    sql = _finish_sqls[connection.vendor] = (
-        f"v AS (SELECT * FROM unnest({unnest}) AS u({', '.join(names)})), "
-        f"owned AS MATERIALIZED (SELECT j.id, j.cancel_requested FROM {job_table} j "
-        f"JOIN v ON v.id = j.id WHERE j.worker_id = %s AND j.status = '{JobStatus.RUNNING}' "
-        f"FOR UPDATE OF j), "
-        f"done AS (UPDATE {job_table} AS j SET {', '.join(job_set(f) for f in job_fields)} "
-        f"FROM v JOIN owned o ON o.id = v.id WHERE j.id = v.id "
-        f"RETURNING j.id, o.cancel_requested), "
-        f"done_history AS (UPDATE {hist_table} AS h "
-        f"SET {', '.join(hist_set(f) for f in hist_fields)} "
-        f"FROM v JOIN done d ON d.id = v.id WHERE h.id = v.hid)"
-    )
-    return sql
 
 
 def _apply_cancel(item: Finished) -> None:
@@ -359,7 +244,8 @@ def save_history(rows: list[JobHistory], using: str) -> None:
                 .values_list("pk", flat=True)
                 .first()
             )
-    update_rows(JobHistory, [row for row in rows if row.pk is not None], HISTORY_FIELDS, using)
+    written = [row for row in rows if row.pk is not None]
+    for_alias(using).update_rows(JobHistory, written, HISTORY_FIELDS)
 
 
 def _send_signals(applied: list[Finished]) -> None:

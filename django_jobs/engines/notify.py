@@ -1,4 +1,5 @@
-"""LISTEN/NOTIFY wake-ups on PostgreSQL; a hint only, polling stays the safety net.
+"""Waking workers when jobs arrive (LISTEN/NOTIFY on PostgreSQL); a hint only, polling
+stays the safety net.
 
 A NOTIFY sent inside a transaction is delivered when it commits and dropped
 when it rolls back, and PostgreSQL folds identical notifications of one
@@ -13,7 +14,7 @@ from collections.abc import Iterable
 
 from django.db import connections, router
 
-from .conf import jobs_settings
+from . import for_alias
 
 logger = logging.getLogger("django_jobs.notify")
 
@@ -22,24 +23,21 @@ ALL_QUEUES = "*"
 
 
 def _alias() -> str:
-    from .models import Job
+    from ..models import Job
 
     return router.db_for_write(Job)
 
 
 def enabled(alias: str | None = None) -> bool:
-    return bool(jobs_settings.NOTIFY) and connections[alias or _alias()].vendor == "postgresql"
+    """Whether workers of ``alias`` (default: where jobs are written) can be woken."""
+    return for_alias(alias or _alias()).notifies()
 
 
 def job_available(queues: Iterable[str] | None) -> None:
     """Tell listening workers that jobs in ``queues`` (None: any) are due."""
-    alias = _alias()
-    if not enabled(alias):
-        return
-    payloads = sorted(set(queues)) if queues is not None else [ALL_QUEUES]
-    with connections[alias].cursor() as cursor:
-        for payload in payloads:
-            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, payload])
+    engine = for_alias(_alias())
+    if engine.notifies():
+        engine.notify(sorted(set(queues)) if queues is not None else [ALL_QUEUES])
 
 
 class Listener(threading.Thread):

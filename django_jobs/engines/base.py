@@ -1,0 +1,140 @@
+"""The engine every database starts from: plain ORM, one transaction where it matters.
+
+A database module (``postgresql``, ``mysql``, ``sqlite``) subclasses
+``Engine`` and overrides only what it does better or differently. The rest of
+the package asks ``engines.for_alias(using)`` and never which database it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from django.db import connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Model
+
+from . import claiming, completion
+
+if TYPE_CHECKING:
+    from ..models import Job, Worker
+    from .completion import Finished
+
+
+class Engine:
+    """What the worker, the creating functions and the admin need from one database alias."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    @property
+    def connection(self) -> BaseDatabaseWrapper:
+        """This thread's connection (connections are per thread; engines are shared)."""
+        return connections[self.alias]
+
+    # Statements -----------------------------------------------------------------
+
+    def fetch_all(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        """Execute ``sql`` (``%s`` placeholders) and return every row."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+
+    # Rows -----------------------------------------------------------------------
+
+    def update_rows(self, model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> None:
+        """Write ``fields`` of each object to its row, matched by primary key."""
+        if objs:
+            model._default_manager.using(self.alias).bulk_update(objs, list(fields))
+
+    def insert_returning_ids(
+        self, model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> list[int] | None:
+        """Insert rows of already-prepared values; the new ids in order, or None where unsupported.
+
+        Used where ``bulk_create``'s per-value compilation costs more than the
+        database's work; without ``INSERT ... RETURNING`` the answer is None
+        and the caller uses ``bulk_create``.
+        """
+        return None
+
+    @property
+    def has_copy(self) -> bool:
+        """Whether ``copy_lines`` is available (PostgreSQL through psycopg 3)."""
+        return False
+
+    def copy_lines(
+        self, model: type[Model], fields: Sequence[str], lines: Sequence[str]
+    ) -> list[int]:
+        """Insert rows given as lines of COPY text; their new ids, in order (``has_copy``)."""
+        raise NotImplementedError("this database has no COPY")
+
+    def insert_job(self, job: Job) -> bool:
+        """Insert one new job; True when that also woke the listening workers."""
+        job.save(force_insert=True, using=self.alias)
+        return False
+
+    def table_estimate(self, model: type[Model]) -> int | None:
+        """The row count the database keeps in its statistics, or None when it has none."""
+        return None
+
+    def count_from_statistics(self, sql: str, table: str) -> int | None:
+        """The count ``sql`` reads for ``table`` from the statistics; None unless positive."""
+        with self.connection.cursor() as cursor:
+            cursor.execute(sql, [table])
+            row = cursor.fetchone()
+        if not row or row[0] is None or row[0] <= 0:
+            return None
+        return int(row[0])
+
+    # Wake-ups -------------------------------------------------------------------
+
+    def notifies(self) -> bool:
+        """Whether workers can be woken by the database (otherwise they poll)."""
+        return False
+
+    def notify(self, payloads: Iterable[str]) -> None:
+        """Wake the workers listening for the queues ``payloads``; elsewhere nothing."""
+
+    # Claiming and finishing -----------------------------------------------------
+
+    def claim(
+        self, worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime
+    ) -> list[Job]:
+        """Mark up to ``limit`` due jobs as running for ``worker`` (with their history rows)."""
+        with transaction.atomic(using=self.alias):
+            return self.claim_in_transaction(worker, queues, limit, now)
+
+    def claim_in_transaction(
+        self, worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime
+    ) -> list[Job]:
+        """The claim and its history rows, inside the caller's transaction."""
+        jobs = self.claim_rows(worker, queues, limit, now)
+        claiming.insert_history(jobs, self.alias)
+        return jobs
+
+    def claim_rows(
+        self, worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime
+    ) -> list[Job]:
+        """Lock due rows with ``SKIP LOCKED`` and mark them running (caller's transaction)."""
+        return claiming.claim_locking(worker, queues, limit, now, self.alias)
+
+    def finish(self, worker: Worker, by_id: dict[int, Finished], now: datetime) -> list[Finished]:
+        """Write the outcomes of jobs this worker still holds; the ones written."""
+        with transaction.atomic(using=self.alias):
+            return completion.finish_in_transaction(worker, by_id, now, self.alias)
+
+    def finish_and_claim(
+        self,
+        worker: Worker,
+        by_id: dict[int, Finished],
+        queues: Sequence[str] | None,
+        limit: int,
+        now: datetime,
+    ) -> tuple[list[Finished], list[Job]]:
+        """Write outcomes and claim the next batch in one transaction: both or neither."""
+        with transaction.atomic(using=self.alias):
+            applied = completion.finish_in_transaction(worker, by_id, now, self.alias)
+            jobs = self.claim_in_transaction(worker, queues, limit, now)
+        return applied, jobs

@@ -1,0 +1,247 @@
+"""Taking due jobs for one worker; each engine says how its database claims a batch.
+
+PostgreSQL claims a batch and writes its history rows in one statement
+(``postgresql``), SQLite lets ``UPDATE ... RETURNING`` decide ownership
+(``sqlite``), and the plain engine, MySQL's and MariaDB's, locks the batch with
+``select_for_update(skip_locked=True)`` and updates it in the same
+transaction (``claim_locking``). The history row of each attempt is written
+in the claim transaction; its unique (job, slot, attempt) makes a second run
+of the same slot impossible.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import connections, transaction
+
+from .. import faults
+from ..conf import jobs_settings
+from ..models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
+from . import for_alias, rows
+from .completion import save_history
+
+# The partial index on pending jobs that every claim reads (models.Job.Meta).
+CLAIM_INDEX = "django_jobs_claim_idx"
+
+logger = logging.getLogger("django_jobs.worker")
+
+
+def claim(
+    worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, using: str
+) -> list[Job]:
+    """Mark up to ``limit`` due jobs as running for ``worker`` and return them."""
+    if limit <= 0:
+        return []
+    try:
+        jobs = for_alias(using).claim(worker, queues, limit, now)
+    except Exception as exc:
+        if not faults.refused(exc, using):
+            raise
+        return claim_one_by_one(worker, queues, limit, now, using)
+    return after_claim(jobs, now, using)
+
+
+def claim_one_by_one(
+    worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, using: str
+) -> list[Job]:
+    """Claim due jobs one at a time; a job the database refuses to start fails alone.
+
+    The batch claim failed on the values of one of its rows (a row edited by
+    hand whose attempt is already in history, ``data`` that MariaDB's JSON
+    check now refuses): each job is claimed in a savepoint of its own, and
+    the one refused is failed with what the database said.
+    """
+    history = _history_maker(worker, now)
+    jobs = []
+    with transaction.atomic(using=using):
+        due = Job.objects.using(using).due(now)
+        if queues:
+            due = due.filter(queue__in=queues)
+        for job in due.select_for_update(skip_locked=True)[:limit]:
+            try:
+                with transaction.atomic(using=using):
+                    _mark_running([job.pk], worker, now, using)
+                    row = history(job, None)
+                    if row is not None:
+                        row.attempt = job.attempts + 1
+                        row.save(using=using, force_insert=True)
+            except Exception as exc:
+                if not faults.refused(exc, using):
+                    raise
+                _refuse(job, exc, now, using)
+                continue
+            _set_running(job, worker, now)
+            job.run_history = row
+            jobs.append(job)
+    return after_claim(jobs, now, using)
+
+
+def _refuse(job: Job, exc: Exception, now: datetime, using: str) -> None:
+    """Fail a job the database refused to start; clear its ``data`` if that is what it refuses."""
+    error = f"the database refused to start this job: {faults.describe(exc)}"
+    logger.error("the database refused to start a job job=%s: %s", job.pk, error)
+    values = {
+        "status": JobStatus.FAILED,
+        "next_run_at": None,
+        "last_error": error,
+        "worker": None,
+        "started_at": None,
+        "updated_at": now,
+    }
+    pending = Job.objects.using(using).filter(pk=job.pk, status=JobStatus.PENDING)
+    try:
+        with transaction.atomic(using=using):
+            pending.update(**values)
+    except Exception as again:
+        if not faults.refused(again, using):
+            raise
+        values["last_error"] = f"{error}; data is not valid JSON: {str(job.data)[:1000]!r}"
+        with transaction.atomic(using=using):
+            pending.update(data=None, **values)
+
+
+def insert_history(jobs: list[Job], using: str) -> None:
+    """Write the history rows of claimed ``jobs``: one multi-row INSERT where the database
+    returns ids, ``bulk_create`` elsewhere."""
+    if not jobs or not jobs_settings.ENABLE_HISTORY:
+        return
+    history = [job.run_history for job in jobs]
+    names = [f.name for f in JobHistory._meta.concrete_fields if not f.primary_key]
+    values = rows.writer(JobHistory, names, connections[using])
+    ids = for_alias(using).insert_returning_ids(JobHistory, names, [values(r) for r in history])
+    if ids is None:
+        JobHistory.objects.using(using).bulk_create(history)
+        return
+    for row, pk in zip(history, ids, strict=True):
+        row.pk = pk
+        row._state.adding = False
+
+
+def after_claim(jobs: list[Job], now: datetime, using: str) -> list[Job]:
+    """Order claimed jobs and skip the slots past their misfire grace; the rest run."""
+    if not jobs:
+        return []
+    jobs.sort(key=lambda job: (-job.priority, job.next_run_at, job.pk))
+    runnable, missed = _split_missed(jobs, now)
+    if missed:
+        _skip_missed(missed, now, using)
+    return runnable
+
+
+def rows_to_jobs(found: Sequence[Sequence], worker: Worker, now: datetime, using: str) -> list[Job]:
+    """Jobs from claimed rows: every job column, then the id of its history row."""
+    convert = rows.reader(Job, connections[using])
+    load = rows.loader(Job, using)
+    history = _history_maker(worker, now)
+    jobs = []
+    for row in found:
+        job = load(convert(row[:-1]))
+        job.run_history = history(job, row[-1])
+        jobs.append(job)
+    return jobs
+
+
+def _history_maker(worker: Worker, now: datetime) -> Callable[[Job, int | None], Any]:
+    """A function giving a claimed job the history row of its attempt (written, or to be)."""
+    if not jobs_settings.ENABLE_HISTORY:
+        return lambda job, history_id: None
+    # The rows of one claim differ only in their job's columns.
+    template = rows.instance(
+        JobHistory, status=RunStatus.RUNNING, worker=worker.name, started_at=now
+    )
+    clone = rows.cloner(JobHistory)
+
+    def history(job: Job, history_id: int | None) -> JobHistory:
+        row = clone(
+            template,
+            id=history_id,
+            job_id=job.pk,
+            attempt=job.attempts,
+            scheduled_for=job.scheduled_for,
+        )
+        row._state.adding = history_id is None
+        return row
+
+    return history
+
+
+def claim_locking(
+    worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, using: str
+) -> list[Job]:
+    """Lock due rows with ``SKIP LOCKED`` and mark them running, in the caller's transaction."""
+    due = Job.objects.using(using).due(now)
+    if queues:
+        due = due.filter(queue__in=queues)
+    jobs = list(due.select_for_update(skip_locked=True)[:limit])
+    if not jobs:
+        return []
+    # MariaDB re-checks JSON_VALID(data) on every UPDATE: a row written by hand
+    # with the check turned off fails the batch, which ``claim_one_by_one`` retries.
+    _mark_running([job.pk for job in jobs], worker, now, using)
+    history = _history_maker(worker, now)
+    for job in jobs:
+        _set_running(job, worker, now)
+        job.run_history = history(job, None)
+    return jobs
+
+
+def _set_running(job: Job, worker: Worker, now: datetime) -> None:
+    """The claim's changes, on the instance (``_mark_running`` wrote them to the row)."""
+    job.status = JobStatus.RUNNING
+    job.worker_id = worker.pk
+    job.attempts += 1
+    job.started_at = job.last_run_at = job.updated_at = now
+
+
+def _mark_running(ids: list[int], worker: Worker, now: datetime, using: str) -> None:
+    Job.objects.using(using).filter(pk__in=ids).update(
+        status=JobStatus.RUNNING,
+        worker=worker,
+        attempts=_plus_one(),
+        started_at=now,
+        last_run_at=now,
+        updated_at=now,
+    )
+
+
+def _plus_one():
+    from django.db.models import F
+
+    return F("attempts") + 1
+
+
+def _split_missed(jobs: list[Job], now: datetime) -> tuple[list[Job], list[Job]]:
+    """Separate recurring slots older than their misfire grace: they do not run."""
+    default = jobs_settings.MISFIRE_GRACE
+    runnable, missed = [], []
+    for job in jobs:
+        grace = job.misfire_grace if job.misfire_grace is not None else default
+        late = job.is_recurring and job.attempts == 1 and grace is not None
+        if late and job.scheduled_for and now - job.scheduled_for > timedelta(seconds=grace):
+            missed.append(job)
+        else:
+            runnable.append(job)
+    return runnable, missed
+
+
+def _skip_missed(missed: list[Job], now: datetime, using: str) -> None:
+    """Record skipped slots in history and move their jobs to the next slot."""
+    with transaction.atomic(using=using):
+        history = []
+        for job in missed:
+            row = job.run_history
+            if row is not None:
+                row.status = RunStatus.MISSED
+                row.completed_at = now
+                row.error = f"slot {job.scheduled_for.isoformat()} missed its misfire grace"
+                row.duration = 0
+                history.append(row)
+            job.mark_missed(now)
+            job.updated_at = now
+        if history:
+            save_history(history, using)
+        for_alias(using).update_rows(Job, missed, TRANSITION_FIELDS)

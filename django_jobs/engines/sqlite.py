@@ -1,0 +1,82 @@
+"""SQLite: one writer at a time, ``UPDATE ... RETURNING`` decides who owns a job.
+
+The claim is ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) AND status =
+'pending' RETURNING``; bulk writes join a ``VALUES`` list on the primary key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Model
+
+from ..models import Job, JobStatus, Worker
+from . import base, claiming, rows
+from .claiming import CLAIM_INDEX
+
+
+class Engine(base.Engine):
+    def update_rows(self, model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> None:
+        rows.update_by_values(self.connection, model, objs, fields, _update_sql)
+
+    def insert_returning_ids(
+        self, model: type[Model], fields: Sequence[str], values: Sequence[Sequence[Any]]
+    ) -> list[int] | None:
+        return rows.insert_returning(self.connection, model, fields, values, cast=False)
+
+    def claim_rows(
+        self, worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime
+    ) -> list[Job]:
+        sql, args = _claim_sql(worker, queues, limit, now, self.connection)
+        found = self.fetch_all(sql, args)
+        return claiming.rows_to_jobs(found, worker, now, self.alias)
+
+
+def _claim_sql(
+    worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, connection
+) -> tuple[str, list]:
+    """One writer at a time: ``status = 'pending'`` in the UPDATE decides ownership.
+
+    SQLite uses a partial index only for a query that repeats its condition
+    literally, and without statistics it picks the status index and sorts
+    every pending row for each claim; the pick names the claim index.
+    """
+    qn = connection.ops.quote_name
+    table = qn(Job._meta.db_table)
+    columns = ", ".join(qn(f.column) for f in Job._meta.concrete_fields)
+    at = connection.ops.adapt_datetimefield_value(now)
+    pending = f"{qn('status')} = '{JobStatus.PENDING}'"
+    where = [pending, f"{qn('next_run_at')} <= %s", f"NOT {qn('paused')}"]
+    pick_args: list = [at]
+    if queues:
+        where.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
+        pick_args.extend(queues)
+    pick = (
+        f"SELECT {qn('id')} FROM {table} INDEXED BY {qn(CLAIM_INDEX)} "
+        f"WHERE {' AND '.join(where)} "
+        f"ORDER BY {qn('priority')} DESC, {qn('next_run_at')}, {qn('id')} LIMIT %s"
+    )
+    sql = (
+        f"UPDATE {table} SET {qn('status')} = %s, {qn('worker_id')} = %s, "
+        f"{qn('attempts')} = {qn('attempts')} + 1, {qn('started_at')} = %s, "
+        f"{qn('last_run_at')} = %s, {qn('updated_at')} = %s "
+        f"WHERE {qn('id')} IN ({pick}) AND {pending} RETURNING {columns}, NULL"
+    )
+    args = [JobStatus.RUNNING, worker.pk, at, at, at, *pick_args, limit]
+    return sql, args
+
+
+def _update_sql(connection, table, columns, fields, values) -> tuple[str, list[Any]]:
+    qn = connection.ops.quote_name
+    width = len(columns)
+    listed = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(values))
+    names = ", ".join(qn(c) for c in columns)
+    assign = ", ".join(f"{qn(c)} = v.{qn(c)}" for c in columns[1:])
+    sql = (
+        f"WITH v({names}) AS (VALUES {listed}) "
+        f"UPDATE {qn(table)} SET {assign} FROM v "
+        f"WHERE {qn(table)}.{qn(columns[0])} = v.{qn(columns[0])}"
+    )
+    return sql, [value for row in values for value in row]
