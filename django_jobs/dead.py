@@ -24,20 +24,30 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db.models import Q
 from django.utils import timezone
 
 from .exceptions import InvalidJob
 from .models import Job, JobQuerySet
+from .validation import check_storable
 
 # A class name, optionally dotted: what ``format_error`` puts before the first colon.
 ERROR_TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 ERROR_TYPE_MAX = 200
+HANDLER_MAX = 200
+# When a dead job died: the failing write sets it.
+DIED_AT = "updated_at"
 
 
 def error_type_of(last_error: str) -> str:
     """The exception class a stored error begins with, or ``""`` if it names none."""
     head, colon, _ = (last_error or "").partition(":")
     return head if colon and ERROR_TYPE.fullmatch(head) else ""
+
+
+def has_error_type(error_type: str) -> Q:
+    """Jobs whose last error is of this exception class."""
+    return Q(last_error__startswith=f"{error_type}:")
 
 
 @dataclass(frozen=True)
@@ -57,11 +67,11 @@ class DeadSelection:
         if self.handler:
             jobs = jobs.filter(handler=self.handler)
         if self.error_type:
-            jobs = jobs.filter(last_error__startswith=f"{self.error_type}:")
+            jobs = jobs.filter(has_error_type(self.error_type))
         if self.died_after is not None:
-            jobs = jobs.filter(updated_at__gte=self.died_after)
+            jobs = jobs.filter(**{f"{DIED_AT}__gte": self.died_after})
         if self.died_before is not None:
-            jobs = jobs.filter(updated_at__lt=self.died_before)
+            jobs = jobs.filter(**{f"{DIED_AT}__lt": self.died_before})
         return jobs
 
 
@@ -84,6 +94,8 @@ def select(
     filters = (handler, error_type, died_after, died_before)
     if ids is not None and any(value is not None for value in filters):
         raise InvalidJob("ids", "filters select with all=True; with ids, give the ids alone")
+    if handler is not None:
+        check_handler(handler)
     if error_type is not None:
         check_error_type(error_type)
     for field, value in (("died_after", died_after), ("died_before", died_before)):
@@ -93,8 +105,14 @@ def select(
     return DeadSelection(pks, handler or None, error_type or None, died_after, died_before)
 
 
+def check_handler(value: str) -> None:
+    if not isinstance(value, str) or not 1 <= len(value) <= HANDLER_MAX:
+        raise InvalidJob("handler", f"a handler's name, 1 to {HANDLER_MAX} characters")
+    check_storable("handler", value)
+
+
 def check_error_type(value: str) -> None:
-    if len(value) > ERROR_TYPE_MAX or not ERROR_TYPE.fullmatch(value):
+    if not isinstance(value, str) or len(value) > ERROR_TYPE_MAX or not ERROR_TYPE.fullmatch(value):
         raise InvalidJob("error_type", "an exception class name, such as ValueError")
 
 

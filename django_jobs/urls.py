@@ -9,6 +9,7 @@ from django.apps import apps
 from django.urls import URLPattern, URLResolver, re_path
 from rest_framework.routers import SimpleRouter
 
+from .api.dead import DeadListView, DeadPurgeView, DeadRequeueView
 from .api.views import (
     JobViewSet,
     RunnerStartView,
@@ -48,6 +49,10 @@ urlpatterns = [
         name="runner-start",
     ),
     re_path(r"^jobs/runner/stop/?$", RunnerStopView.as_view(), name="runner-stop"),
+    # Before the router, whose jobs/<id> would take "dead" for an id.
+    re_path(r"^jobs/dead/?$", DeadListView.as_view(), name="dead"),
+    re_path(r"^jobs/dead/requeue/?$", DeadRequeueView.as_view(), name="dead-requeue"),
+    re_path(r"^jobs/dead/purge/?$", DeadPurgeView.as_view(), name="dead-purge"),
     *router.urls,
     *openapi_urls(),
     re_path(r"^jobs(?:/.*)?$", UnknownRouteView.as_view(), name="unknown-route"),  # keep last

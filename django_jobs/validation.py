@@ -82,6 +82,9 @@ def _check_storable(field: str, text: str) -> None:
         raise InvalidJob(field, f"{field} must be Unicode text, without lone surrogates")
 
 
+check_storable = _check_storable  # for text that is only compared, such as a filter
+
+
 def clean_seconds(field: str, value: Any) -> float | None:
     """A positive number of seconds (``timeout``, ``misfire_grace``) or None."""
     if value is None:
