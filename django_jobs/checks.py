@@ -46,6 +46,8 @@ POSITIVE_INTEGERS = (
     "API_MAX_BULK",
     "MAX_ATTEMPTS_LIMIT",
 )
+# Days, or None for "keep forever".
+RETENTIONS = ("RETENTION_DAYS", "DEAD_RETENTION_DAYS")
 SWITCHES = ("ENABLED", "AUTO_START", "RUNNER_ENABLED", "ENABLE_HISTORY")
 
 
@@ -78,6 +80,18 @@ def _numbers() -> list:
             what = "a positive whole number" if wants_int else "a positive number"
             errors.append(
                 Error(f"DJANGO_JOBS[{key!r}] must be {what}, got {value!r}.", id="django_jobs.E002")
+            )
+    for key in RETENTIONS:
+        value = getattr(jobs_settings, key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 36500
+        ):
+            errors.append(
+                Error(
+                    f"DJANGO_JOBS[{key!r}] must be a positive number of days or None, "
+                    f"got {value!r}.",
+                    id="django_jobs.E002",
+                )
             )
     if not errors and jobs_settings.WORKER_TIMEOUT <= jobs_settings.heartbeat_interval:
         errors.append(

@@ -56,8 +56,12 @@ DEFAULTS: dict[str, Any] = {
     # Prepare the worker's claim and completion statements on PostgreSQL (off for
     # PgBouncer in transaction mode before 1.21).
     "PREPARED_STATEMENTS": True,
-    # Days to keep finished one-time jobs and history rows (None: forever).
+    # Days to keep finished one-time jobs and history rows (None: forever); dead jobs
+    # and their history follow DEAD_RETENTION_DAYS instead.
     "RETENTION_DAYS": None,
+    # Days to keep dead jobs (one-time jobs that failed for good) and their history,
+    # counted from when they died (None: forever). RETENTION_DAYS does not apply to them.
+    "DEAD_RETENTION_DAYS": 30,
     # Staff with the model permissions each endpoint needs (see docs/api.md).
     "API_PERMISSION_CLASSES": ["django_jobs.api.permissions.StaffModelPermissions"],
     "API_PAGE_SIZE": 50,

@@ -271,15 +271,19 @@ def requeue_dead(
     return done
 
 
-def purge_dead(selection: DeadSelection, *, batch_size: int = 500) -> int:
+def purge_dead(
+    selection: DeadSelection, *, batch_size: int = 500, max_batches: int | None = None
+) -> int:
     """Delete every selected dead job with its history; returns how many were deleted.
 
     Each batch locks the rows that are still dead before deleting them, so a job
-    requeued meanwhile is kept.
+    requeued meanwhile is kept. ``max_batches`` stops early (pruning does a few at a time).
     """
     using = router.db_for_write(Job)
     deleted = 0
-    for batch in _dead_batches(selection, using, batch_size):
+    for done, batch in enumerate(_dead_batches(selection, using, batch_size)):
+        if max_batches is not None and done >= max_batches:
+            break
         with transaction.atomic(using=using):
             still_dead = list(
                 selection.queryset(using)
