@@ -22,6 +22,7 @@ from ..exceptions import InvalidJob, InvalidSchedule, JobStateError
 from ..models import Job, JobHistory, JobStatus
 from ..permissions import user_may
 from . import display
+from .dead import DeadFilter, purge_dead_jobs, requeue_dead_jobs
 from .filters import HandlerFilter, KindFilter, SearchByIdMixin, TimezoneFilter
 from .forms import JobForm
 from .history import HistoryInline
@@ -87,7 +88,7 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
         "error_excerpt",
     )
     list_display_links = ("id", "name_and_handler")
-    list_filter = ("status", HandlerFilter, KindFilter, TimezoneFilter)
+    list_filter = ("status", DeadFilter, HandlerFilter, KindFilter, TimezoneFilter)
     list_select_related = ("worker",)
     search_fields = ("name", "handler")
     search_help_text = "Name or handler contains the text; a number also matches the job id."
@@ -97,7 +98,16 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     inlines = (HistoryInline,)
-    actions = (run_jobs, cancel_jobs, retry_jobs, pause_jobs, resume_jobs, delete_jobs)
+    actions = (
+        run_jobs,
+        cancel_jobs,
+        retry_jobs,
+        pause_jobs,
+        resume_jobs,
+        requeue_dead_jobs,
+        purge_dead_jobs,
+        delete_jobs,
+    )
     readonly_fields = (
         *STATE_FIELDS,
         "schedule_summary",
