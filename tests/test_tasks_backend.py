@@ -297,3 +297,28 @@ def test_backend_check_wants_the_app_installed():
 def test_default_queues_is_only_default():
     with pytest.raises(InvalidTask, match="Queue 'mail'"):
         tasks.noop.using(queue_name="mail")
+
+
+def test_a_result_built_at_enqueue_has_every_field_django_declares():
+    from dataclasses import fields
+
+    from django_jobs.tasks.compat import TaskResult
+
+    result = tasks.calculate.enqueue(1, 2)
+    for field in fields(TaskResult):
+        getattr(result, field.name)
+    assert result == task_backends["default"].get_result(result.id)
+
+
+def test_a_task_valid_at_definition_is_checked_again_under_new_settings():
+    mail = tasks.send_mail.using(priority=1)
+    with override_settings(TASKS={"default": {"BACKEND": "django_jobs.tasks.JobsBackend"}}):
+        with pytest.raises(InvalidTask, match="Queue 'mail'"):
+            mail.enqueue("a@example.com")
+    assert not Job.objects.exists()
+
+
+def test_nul_characters_in_arguments_are_refused():
+    with pytest.raises(ValueError, match="task arguments refused"):
+        tasks.noop.enqueue("a\x00b")
+    assert not Job.objects.exists()

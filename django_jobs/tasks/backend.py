@@ -13,8 +13,10 @@ from typing import Any
 from django.db import router
 
 from .compat import BaseTaskBackend, Task, TaskResult, task_enqueued
-from .handlers import register, to_data
+from .handlers import refused_arguments, register, to_data
 from .options import JobsTask, job_options, unique_key_for, validate
+
+VALID_TASKS_KEPT = 1000
 
 
 class JobsBackend(BaseTaskBackend):
@@ -30,6 +32,11 @@ class JobsBackend(BaseTaskBackend):
         from . import receivers
 
         receivers.connect()
+        # Tasks this backend found valid. A task is immutable and the backend is
+        # made again when TASKS changes, so enqueue() need not check it again:
+        # Django's checks (``inspect.signature`` among them) cost as much as
+        # the rest of an enqueue's Python.
+        self._valid: set[Task] = set()
 
     def validate_task(self, task: Task) -> None:
         """Django's checks, then ours; a valid task is registered as a handler."""
@@ -38,6 +45,17 @@ class JobsBackend(BaseTaskBackend):
         register(task)
         if getattr(task, "schedule", ""):
             _declare_schedule(task)
+        if len(self._valid) >= VALID_TASKS_KEPT:  # using(run_after=...) makes one per call
+            self._valid.clear()
+        self._valid.add(task)
+
+    def _check(self, task: Task) -> None:
+        try:
+            if task in self._valid:
+                return
+        except TypeError:  # a field that cannot be hashed: check it every time
+            pass
+        self.validate_task(task)
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
         """Create the job; inside ``atomic()`` it exists once the transaction commits.
@@ -49,13 +67,14 @@ class JobsBackend(BaseTaskBackend):
         from ..creating import enqueue
         from .results import enqueued
 
-        self.validate_task(task)
+        self._check(task)
         data = to_data(args, kwargs, self.alias)
         options = job_options(task)
         unique_key = unique_key_for(task, args, kwargs, data)
         if unique_key is not None:
             return self._enqueue_unique(task, data, unique_key, options)
-        job = enqueue(task.module_path, data, run_at=task.run_after, **options)
+        with refused_arguments():
+            job = enqueue(task.module_path, data, run_at=task.run_after, **options)
         result = enqueued(job, task, data["args"], data["kwargs"], self.alias)
         task_enqueued.send(type(self), task_result=result)
         return result
@@ -68,7 +87,8 @@ class JobsBackend(BaseTaskBackend):
         from .handlers import task_for
         from .results import attempts_of, enqueued, from_job
 
-        job = build_job(task.module_path, data, run_at=task.run_after, **options)
+        with refused_arguments():
+            job = build_job(task.module_path, data, run_at=task.run_after, **options)
         job, created = save_new_unique(job, unique_key, getattr(task, "on_conflict", "return"))
         if created:
             result = enqueued(job, task, data["args"], data["kwargs"], self.alias)

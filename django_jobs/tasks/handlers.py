@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from inspect import iscoroutinefunction
 from typing import Any
 
+from ..exceptions import InvalidJob
 from ..registry import registry
 from .compat import Task, TaskContext, normalize_json, task_backends, task_started
 
 _tasks: dict[str, Task] = {}
+# The tasks whose function is a plain one (no coroutine), called directly.
+_plain: set[str] = set()
 _lock = threading.Lock()
 
 
@@ -33,6 +38,10 @@ def register(task: Task) -> None:
             return
         registry.register(path, _handler(task.func))
         _tasks[path] = task
+        if iscoroutinefunction(task.func):
+            _plain.discard(path)
+        else:
+            _plain.add(path)
 
 
 def task_for(handler_name: str) -> Task | None:
@@ -54,14 +63,28 @@ def _handler(func: Callable[..., Any]) -> Callable[[Any, Any], Any]:
 
 
 def to_data(args: Any, kwargs: Any, backend: str) -> dict[str, Any]:
-    """A call as a job's ``data``; what JSON cannot hold raises ``TypeError`` or ``ValueError``."""
-    data = {"args": normalize_json(list(args)), "kwargs": normalize_json(dict(kwargs))}
+    """A call as a job's ``data``, normalised as Django does.
+
+    A type JSON cannot hold raises ``TypeError`` here; values it cannot
+    (NaN) or the databases will not (NUL characters) are refused with the
+    job's own data checks, under ``refused_arguments()``.
+    """
+    return {
+        "args": normalize_json(list(args)),
+        "kwargs": normalize_json(dict(kwargs)),
+        "backend": backend,
+    }
+
+
+@contextmanager
+def refused_arguments() -> Iterator[None]:
+    """The job's data refused (``InvalidJob("data")``) as task arguments: ``ValueError``."""
     try:
-        json.dumps(data, allow_nan=False)
-    except ValueError as exc:
-        raise ValueError(f"task arguments must be JSON-serialisable: {exc}") from None
-    data["backend"] = backend
-    return data
+        yield
+    except InvalidJob as exc:
+        if exc.field != "data":
+            raise
+        raise ValueError(f"task arguments refused: {exc.message}") from None
 
 
 _DATA_KEYS = frozenset(("args", "kwargs", "backend"))
@@ -69,6 +92,10 @@ _DATA_KEYS = frozenset(("args", "kwargs", "backend"))
 
 def from_data(data: Any, default_backend: str) -> tuple[list[Any], dict[str, Any], str]:
     """``(args, kwargs, backend alias)`` from a job's ``data``; a bad shape raises ValueError."""
+    if type(data) is dict and len(data) == 3:  # what enqueue() writes: the common case
+        args, kwargs, backend = data.get("args"), data.get("kwargs"), data.get("backend")
+        if type(args) is list and type(kwargs) is dict and type(backend) is str:
+            return args, kwargs, backend
     if data is None:
         data = {}
     if not isinstance(data, dict) or not _DATA_KEYS.issuperset(data):
@@ -87,23 +114,37 @@ def from_data(data: Any, default_backend: str) -> tuple[list[Any], dict[str, Any
 
 def run_task(path: str, data: Any, ctx: Any) -> Any:
     """Run the task behind a job: what the worker calls for an attempt."""
-    from . import results
-    from .backend import JobsBackend
-
     task = _tasks[path]
     args, kwargs, alias = from_data(data, task.backend)
     result = None
     if task.takes_context:
         # The context is the stored result, read when the attempt starts.
         result = task_backends[alias].get_result(str(ctx.job_id))
-    if task_started.receivers:
-        started = result or results.snapshot(task, ctx.job_id, args, kwargs, alias, ctx.attempt)
-        task_started.send(sender=JobsBackend, task_result=started)
+    if task_started.receivers:  # Django's own logging is one
+        sender, snapshot = late_imports()
+        started = result or snapshot(task, ctx.job_id, args, kwargs, alias, ctx.attempt)
+        task_started.send(sender=sender, task_result=started)
     if task.takes_context:
         value = task.call(TaskContext(task_result=result), *args, **kwargs)
+    elif path in _plain:  # what Task.call does for a function that is no coroutine
+        value = task.func(*args, **kwargs)
     else:
         value = task.call(*args, **kwargs)
     return returnable(value)
+
+
+_late: tuple[Any, Any] | None = None
+
+
+def late_imports() -> tuple[Any, Any]:
+    """``(JobsBackend, results.snapshot)``: modules that import this one, imported once."""
+    global _late
+    if _late is None:
+        from .backend import JobsBackend
+        from .results import snapshot
+
+        _late = (JobsBackend, snapshot)
+    return _late
 
 
 def returnable(value: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 from .. import signals
 from .compat import TaskError, TaskResultStatus, task_finished
-from .handlers import from_data, task_for
+from .handlers import from_data, late_imports, task_for
 
 CANCELLED = "cancelled"  # JobStatus.CANCELLED, without importing models before apps are ready
 
@@ -42,9 +42,7 @@ def _finished(job: Any, attempt: int, status: Any, cancelled: bool = False, **ou
     task = task_for(job.handler)
     if task is None or not task_finished.receivers:
         return
-    from .backend import JobsBackend
-    from .results import CANCELLED_PATH, snapshot
-
+    sender, snapshot = late_imports()
     try:
         args, kwargs, alias = from_data(job.data, task.backend)
     except ValueError:
@@ -63,5 +61,7 @@ def _finished(job: Any, attempt: int, status: Any, cancelled: bool = False, **ou
         **outcome,
     )
     if cancelled:
+        from .results import CANCELLED_PATH
+
         result.errors.append(TaskError(exception_class_path=CANCELLED_PATH, traceback="cancelled"))
-    task_finished.send_robust(sender=JobsBackend, task_result=result)
+    task_finished.send_robust(sender=sender, task_result=result)
