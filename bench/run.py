@@ -576,6 +576,13 @@ def main() -> None:
     parser.add_argument("--no-ceiling", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="tiny counts: does each row run?")
+    parser.add_argument(
+        "--pair",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="only django.tasks beside django-jobs' own API (and django-tasks-db), interleaved",
+    )
     opts = parser.parse_args()
     opts.jobs = 4_000 if opts.quick else 20_000
     opts.enqueue = 500 if opts.quick else 2_000
@@ -591,6 +598,11 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     log = RESULTS / "workers.log"
     log.write_bytes(b"")
+    if opts.pair:
+        text = paired(names, opts, log)
+        print("\n" + text)
+        (RESULTS / "pair.md").write_text(machine() + "\n" + text)
+        return
     rows, extra_lines = [], []
     steps = []
     for name in names:
@@ -617,6 +629,88 @@ def main() -> None:
     text = render(rows, opts) + "\n".join(extra_lines)
     print("\n" + text)
     (RESULTS / "latest.md").write_text(machine() + "\n" + text)
+
+
+PAIRED = ("django-jobs", "django.tasks", "django-tasks-db")
+
+
+def paired(names: list[str], opts: argparse.Namespace, log: Path) -> str:
+    """django.tasks beside django-jobs' own API, their steps interleaved so both see one load.
+
+    Each round enqueues one at a time with every system, then drains with one
+    process each, in the order A B C then C B A the next round (the host's load
+    drifts); the table gives each round and the median. django-tasks-db, when
+    named, runs in the same rounds.
+    """
+    systems = [SYSTEMS[n] for n in PAIRED if n in names]
+    if [s.name for s in systems[:2]] != ["django-jobs", "django.tasks"]:
+        raise SystemExit("--pair needs django-jobs and django.tasks in --systems")
+    for system in systems:
+        print(f"... {system.name}: fresh database", flush=True)
+        fresh_database(system)
+    single: dict[str, list[float]] = {s.name: [] for s in systems}
+    cpu: dict[str, list[float]] = {s.name: [] for s in systems}
+    drains: dict[str, list[Drain]] = {s.name: [] for s in systems}
+    for round_no in range(opts.pair):
+        order = systems if round_no % 2 == 0 else systems[::-1]
+        for system in order:
+            print(f"... round {round_no + 1}: {system.name} enqueue 1 by 1", flush=True)
+            empty_queue(system)
+            one = client(system, "single", str(opts.enqueue), str(opts.fill_limit))
+            single[system.name].append(one["n"] / one["seconds"])
+            cpu[system.name].append(one["cpu"] / one["n"] * 1e6)
+        for system in order:
+            print(f"... round {round_no + 1}: {system.name} drain, 1 process", flush=True)
+            drains[system.name].append(
+                drain(
+                    system,
+                    opts.jobs,
+                    1,
+                    limit=opts.drain_limit,
+                    fill_limit=opts.fill_limit,
+                    log=log,
+                )
+            )
+    ours = "django-jobs"
+    lines = [
+        "| system | round | enqueue 1 by 1 (jobs/s) | enqueue CPU (us/job) |"
+        " drain, 1 process (jobs/s) | drained |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for system in systems:
+        name = system.name
+        for i in range(opts.pair):
+            d = drains[name][i]
+            lines.append(
+                f"| {name} | {i + 1} | {single[name][i]:,.0f} | {cpu[name][i]:,.0f} |"
+                f" {d.rate:,.0f} | {d.jobs:,}{'' if d.complete else ' (time limit)'} |"
+            )
+        lines.append(
+            f"| {name} | median | {statistics.median(single[name]):,.0f} |"
+            f" {statistics.median(cpu[name]):,.0f} |"
+            f" {statistics.median(d.rate for d in drains[name]):,.0f} | |"
+        )
+    lines.append("")
+    for name in [s.name for s in systems if s.name != ours]:
+        per_round = [
+            (single[name][i] / single[ours][i], drains[name][i].rate / drains[ours][i].rate)
+            for i in range(opts.pair)
+        ]
+        lines.append(
+            f"- {name} / django-jobs' own API, round by round: enqueue 1 by 1 "
+            + ", ".join(f"{a:.2f}" for a, _ in per_round)
+            + f" (median {statistics.median(a for a, _ in per_round):.2f}); drain "
+            + ", ".join(f"{b:.2f}" for _, b in per_round)
+            + f" (median {statistics.median(b for _, b in per_round):.2f})"
+        )
+    lines.append(
+        f"- {opts.pair} rounds; enqueue 1 by 1: {opts.enqueue:,} jobs (at most"
+        f" {opts.fill_limit:.0f} s); drains: {opts.jobs:,} no-op jobs (at most"
+        f" {opts.drain_limit:.0f} s). django.tasks' drain queue holds the rows its"
+        " `enqueue()` writes, put in by `enqueue_many()`; django-tasks-db's is filled one"
+        " at a time for at most the fill limit."
+    )
+    return "\n".join(lines) + "\n"
 
 
 def ceiling_row(opts: argparse.Namespace) -> Row:
@@ -743,8 +837,7 @@ def render(rows: list[Row], opts: argparse.Namespace) -> str:
         notes.append(
             f"- django.tasks against django-jobs' own API: enqueue 1 by 1"
             f" {tasks_row.single / ours.single:.2f}, drain (1 process)"
-            f" {tasks_row.drain1.rate / ours.drain1.rate:.2f} (the drain's queue is filled"
-            " one by one for at most the fill limit)"
+            f" {tasks_row.drain1.rate / ours.drain1.rate:.2f} (`--pair` interleaves them)"
         )
     lines += [
         "",
