@@ -14,6 +14,7 @@ from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from .models import UnreadableData
+from .outcomes import Outcome
 from .registry import registry
 from .storable import storable_result, storable_text
 
@@ -60,33 +61,6 @@ class JobContext:
         # kills the process instead of setting a flag.
         fields = (self.job_id, self.name, self.attempt, self.max_attempts, self.scheduled_for)
         return (type(self), (*fields, self.logger))
-
-
-@dataclass
-class Outcome:
-    """What one attempt did; its text and result are already storable (``storable``)."""
-
-    job_id: int
-    ok: bool
-    started_at: datetime
-    finished_at: datetime
-    duration_ms: int
-    result: Any = None
-    error: str = ""
-    # What was changed to make the output storable, for the history row.
-    note: str = ""
-
-    @property
-    def error_type(self) -> str:
-        """The exception's class name: the error text starts with it."""
-        head = self.error.split(":", 1)[0]
-        return head if head.isidentifier() else ""
-
-    @property
-    def error_message(self) -> str:
-        """The first line of the error, after its type."""
-        first = self.error.split("\n", 1)[0]
-        return first.split(": ", 1)[1] if ": " in first else first
 
 
 def execute(handler_name: str, data: Any, ctx: JobContext) -> Outcome:

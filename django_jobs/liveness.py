@@ -18,6 +18,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from .conf import jobs_settings
+from .engines import for_alias
 from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
 from .retry import retry_at_configured
 
@@ -85,7 +86,7 @@ def recover_lost(now: datetime | None = None, using: str = "default") -> int:
             name = names.get(job.worker_id, "an unknown worker")
             _fail_lost(job, LOST.format(worker=name, timeout=timeout), now, using)
         if jobs:
-            Job.objects.using(using).bulk_update(jobs, TRANSITION_FIELDS)
+            for_alias(using).update_rows(Job, jobs, TRANSITION_FIELDS)
         Worker.objects.using(using).filter(pk__in=dead_ids).exclude(
             pk__in=Job.objects.using(using).filter(status=JobStatus.RUNNING).values("worker_id")
         ).delete()
@@ -111,7 +112,7 @@ def recover_unconfirmed(worker: Worker, known: set[int], now: datetime, using: s
         for job in jobs:
             _fail_lost(job, UNCONFIRMED.format(worker=worker.name), now, using)
         if jobs:
-            Job.objects.using(using).bulk_update(jobs, TRANSITION_FIELDS)
+            for_alias(using).update_rows(Job, jobs, TRANSITION_FIELDS)
     if jobs:
         logger.warning("recovered jobs claimed during a lost connection count=%d", len(jobs))
     return len(jobs)
@@ -120,8 +121,7 @@ def recover_unconfirmed(worker: Worker, known: set[int], now: datetime, using: s
 def _fail_lost(job: Job, error: str, now: datetime, using: str) -> None:
     when = retry_at_configured(now, job.attempts)
     attempt, slot = job.attempts, job.scheduled_for
-    job.mark_failed(now, error, when)
-    job.updated_at = now
+    job.lose(now, error, when)
     JobHistory.objects.using(using).filter(
         job_id=job.pk, attempt=attempt, scheduled_for=slot, status=RunStatus.RUNNING
-    ).update(status=RunStatus.FAILED, error=error, completed_at=now)
+    ).update(**JobHistory.failed(now, error))

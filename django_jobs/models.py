@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
+
+if TYPE_CHECKING:
+    from .outcomes import Outcome
 
 
 class JobStatus(models.TextChoices):
@@ -224,12 +228,117 @@ class Job(models.Model):
         """The first slot of this recurring job strictly after ``after``."""
         return self.get_schedule().next_slot(after, anchor=self.created_at)
 
-    # Transitions: each changes the instance only; the caller saves (often in bulk).
+    # Transitions: each changes the instance only, ``updated_at`` included; the
+    # caller saves them, many at a time, with the engine's ``update_rows``.
+    # Those written as a conditional UPDATE instead come as a mapping of
+    # field -> value (``requeued``, ``cancelled``), which the method applies too.
 
-    def _release(self) -> None:
+    def claim(self, worker_id: int, now: datetime) -> None:
+        """Taken by a worker: running, one more attempt (the claim statements write the same)."""
+        self.status = JobStatus.RUNNING
+        self.worker_id = worker_id
+        self.attempts += 1
+        self.started_at = self.last_run_at = self.updated_at = now
+
+    def succeed(self, now: datetime) -> None:
+        """The attempt succeeded: done, or a recurring job's next slot."""
+        self._release(now)
+        self.last_error = ""
+        self.consecutive_failures = 0
+        if self.is_recurring:
+            self._next_occurrence(now)
+        else:
+            self.status = JobStatus.COMPLETED
+            self.next_run_at = None
+
+    def fail(self, now: datetime, error: str, retry_at: datetime | None) -> bool:
+        """Record a failed attempt; returns whether it will be retried (at ``retry_at``).
+
+        Without ``retry_at``, or with no attempts left, it is not. A recurring
+        occurrence that used up its retries does not kill the job: it counts in
+        ``consecutive_failures`` and the job waits for its next slot.
+        """
+        self._release(now)
+        self.last_error = error
+        if retry_at is not None and self.attempts < self.max_attempts:
+            self.status = JobStatus.PENDING
+            self.next_run_at = retry_at
+            return True
+        if self.is_recurring:
+            self.consecutive_failures += 1
+            self._next_occurrence(now)
+        else:
+            self.status = JobStatus.FAILED
+            self.next_run_at = None
+        return False
+
+    def lose(self, now: datetime, error: str, retry_at: datetime | None) -> bool:
+        """Its worker vanished mid-attempt: the attempt failed with ``error`` (see ``fail``)."""
+        return self.fail(now, error, retry_at)
+
+    def refuse(self, now: datetime, error: str) -> None:
+        """The database refused to start it: failed for good, whatever its schedule."""
+        self._release(now)
+        self.status = JobStatus.FAILED
+        self.next_run_at = None
+        self.last_error = error
+
+    def cancel(self, now: datetime) -> None:
+        """Cancelled: neither retried nor rescheduled; it keeps its other values."""
+        self._apply(self.cancelled(now))
+
+    @staticmethod
+    def asked_to_cancel(now: datetime) -> dict[str, Any]:
+        """What asking a running job to stop writes; its attempt's end then cancels it."""
+        return {"cancel_requested": True, "updated_at": now}
+
+    @staticmethod
+    def cancelled(now: datetime) -> dict[str, Any]:
+        """What cancelling writes (the one definition: PostgreSQL's completion is built on it)."""
+        return {**CANCELLED, "updated_at": now}
+
+    def requeue(self, now: datetime) -> None:
+        """Triggered or retried: due now, fresh attempts; a recurring job keeps its schedule."""
+        self._apply(self.requeued(now))
+
+    @staticmethod
+    def requeued(now: datetime) -> dict[str, Any]:
+        """What a trigger or a retry writes."""
+        return {
+            "status": JobStatus.PENDING,
+            "attempts": 0,
+            "next_run_at": now,
+            "scheduled_for": now,
+            "cancel_requested": False,
+            "updated_at": now,
+        }
+
+    def hand_over(self, now: datetime) -> None:
+        """Its slot's run went to an overlap child: the job moves on to its next slot."""
+        self._release(now)
+        self._next_occurrence(now)
+
+    def miss(self, now: datetime) -> None:
+        """Skip a slot older than the misfire grace and wait for the next one."""
+        self._release(now)
+        self.missed_runs += 1
+        self._next_occurrence(now)
+
+    def give_back(self, now: datetime) -> None:
+        """Give back a claim whose handler never started: that attempt does not count."""
+        self._release(now)
+        self.status = JobStatus.PENDING
+        self.attempts = max(0, self.attempts - 1)
+
+    def _apply(self, changes: dict[str, Any]) -> None:
+        for name, value in changes.items():
+            setattr(self, _ATTNAMES.get(name, name), value)
+
+    def _release(self, now: datetime) -> None:
         self.worker_id = None
         self.started_at = None
         self.cancel_requested = False
+        self.updated_at = now
 
     def _next_occurrence(self, now: datetime) -> None:
         """Move a recurring job to its next slot; missed slots collapse into that one.
@@ -249,52 +358,16 @@ class Job(models.Model):
         self.attempts = 0
         self.next_run_at = self.scheduled_for = slot
 
-    def mark_succeeded(self, now: datetime) -> None:
-        self._release()
-        self.last_error = ""
-        self.consecutive_failures = 0
-        if self.is_recurring:
-            self._next_occurrence(now)
-        else:
-            self.status = JobStatus.COMPLETED
-            self.next_run_at = None
 
-    def mark_failed(self, now: datetime, error: str, retry_at: datetime | None) -> bool:
-        """Record a failed attempt; returns whether it will be retried.
-
-        A recurring occurrence that used up its retries does not kill the job:
-        it counts in ``consecutive_failures`` and the job waits for its next slot.
-        """
-        self._release()
-        self.last_error = error
-        if retry_at is not None and self.attempts < self.max_attempts:
-            self.status = JobStatus.PENDING
-            self.next_run_at = retry_at
-            return True
-        if self.is_recurring:
-            self.consecutive_failures += 1
-            self._next_occurrence(now)
-        else:
-            self.status = JobStatus.FAILED
-            self.next_run_at = None
-        return False
-
-    def mark_cancelled(self) -> None:
-        self._release()
-        self.status = JobStatus.CANCELLED
-        self.next_run_at = None
-
-    def mark_unstarted(self) -> None:
-        """Give back a claim whose handler never started: that attempt does not count."""
-        self._release()
-        self.status = JobStatus.PENDING
-        self.attempts = max(0, self.attempts - 1)
-
-    def mark_missed(self, now: datetime) -> None:
-        """Skip a slot older than the misfire grace and wait for the next one."""
-        self._release()
-        self.missed_runs += 1
-        self._next_occurrence(now)
+# What cancelling changes (with ``updated_at``); every other field keeps its value.
+CANCELLED: dict[str, Any] = {
+    "status": JobStatus.CANCELLED,
+    "next_run_at": None,
+    "worker": None,
+    "started_at": None,
+    "cancel_requested": False,
+}
+_ATTNAMES = {"worker": "worker_id"}
 
 
 class JobHistory(models.Model):
@@ -331,6 +404,31 @@ class JobHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job.name}, attempt {self.attempt}"
+
+    # Transitions of an attempt; saved in bulk with the engine's ``update_rows``.
+
+    def finish(self, status: str, outcome: Outcome) -> None:
+        """The attempt ended with ``outcome``, recorded as ``status``."""
+        self.status = status
+        self.completed_at = outcome.finished_at
+        self.error = f"{outcome.error}\n\n{outcome.note}" if outcome.note else outcome.error
+        if outcome.note and not outcome.error:
+            self.error = outcome.note
+        self.result = outcome.result
+        self.duration = outcome.duration_ms
+
+    def miss(self, now: datetime) -> None:
+        """Its slot was older than the misfire grace: it never ran."""
+        self.status = RunStatus.MISSED
+        self.completed_at = now
+        slot = self.scheduled_for.isoformat() if self.scheduled_for else "?"
+        self.error = f"slot {slot} missed its misfire grace"
+        self.duration = 0
+
+    @staticmethod
+    def failed(now: datetime, error: str) -> dict[str, Any]:
+        """What failing a running attempt from outside writes (lost worker, interrupted)."""
+        return {"status": RunStatus.FAILED, "error": error, "completed_at": now}
 
 
 class Worker(models.Model):

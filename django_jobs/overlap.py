@@ -16,6 +16,8 @@ from datetime import datetime
 
 from django.db import transaction
 
+from .engines import for_alias
+from .engines.completion import owned_by
 from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, Worker
 
 
@@ -69,14 +71,8 @@ def _spawn(worker: Worker, job: Job, now: datetime, using: str) -> Job | None:
     else:
         spawned = False  # the slot already has its run: only move the job on
     _hand_over_history(job, child if spawned else None, using)
-    job._release()
-    job._next_occurrence(now)
-    job.updated_at = now
-    attnames = [Job._meta.get_field(name).attname for name in TRANSITION_FIELDS]
-    values = {attname: getattr(job, attname) for attname in attnames}
-    Job.objects.using(using).filter(
-        pk=job.pk, worker_id=worker.pk, status=JobStatus.RUNNING
-    ).update(**values)
+    job.hand_over(now)
+    for_alias(using).update_rows(Job, [job], TRANSITION_FIELDS, fence=owned_by(worker))
     return child if spawned else None
 
 

@@ -117,12 +117,7 @@ def trigger(job: Job | int, *, now: datetime | None = None) -> Job:
     pk = job_pk(job)
     with keeping_unique(pk, router.db_for_write(Job)):
         updated = Job.objects.filter(pk=pk, status__in=ALLOWED["trigger"]).update(
-            status=JobStatus.PENDING,
-            next_run_at=now,
-            scheduled_for=now,
-            attempts=0,
-            cancel_requested=False,
-            updated_at=now,
+            **Job.requeued(now)
         )
     if not updated:
         _raise_state(pk, "trigger")
@@ -139,15 +134,11 @@ def cancel(job: Job | int, *, now: datetime | None = None) -> Job:
     now = now or timezone.now()
     pk = job_pk(job)
     for _ in range(3):  # the job may be claimed between the two updates
-        if Job.objects.filter(pk=pk, status=JobStatus.PENDING).update(
-            status=JobStatus.CANCELLED, next_run_at=None, updated_at=now
-        ):
+        if Job.objects.filter(pk=pk, status=JobStatus.PENDING).update(**Job.cancelled(now)):
             cancelled = Job.objects.get(pk=pk)
             signals.job_cancelled.send_robust(sender=Job, job=cancelled)
             return cancelled
-        if Job.objects.filter(pk=pk, status=JobStatus.RUNNING).update(
-            cancel_requested=True, updated_at=now
-        ):
+        if Job.objects.filter(pk=pk, status=JobStatus.RUNNING).update(**Job.asked_to_cancel(now)):
             break
         current = Job.objects.filter(pk=pk).values_list("status", flat=True).first()
         if current is None or not may("cancel", current):
@@ -160,23 +151,12 @@ def retry(job: Job | int, *, now: datetime | None = None) -> Job:
     now = now or timezone.now()
     pk = job_pk(job)
     with keeping_unique(pk, router.db_for_write(Job)):
-        retried = Job.objects.filter(pk=pk, status__in=ALLOWED["retry"]).update(**_retried(now))
+        retried = Job.objects.filter(pk=pk, status__in=ALLOWED["retry"]).update(**Job.requeued(now))
     if not retried:
         _raise_state(pk, "retry")
     fresh = Job.objects.get(pk=pk)
     notify.job_available({fresh.queue})
     return fresh
-
-
-def _retried(now: datetime) -> dict[str, Any]:
-    """What a retry writes: due now, with its attempts reset."""
-    return {
-        "status": JobStatus.PENDING,
-        "attempts": 0,
-        "next_run_at": now,
-        "scheduled_for": now,
-        "updated_at": now,
-    }
 
 
 def delete(job: Job | int) -> None:
@@ -256,13 +236,13 @@ def requeue_dead(
         rerun = selection.queryset(using).filter(status__in=ALLOWED["retry"])
         plain = [pk for pk, _, key in batch if key is None]
         if plain:
-            done.count += rerun.filter(pk__in=plain).update(**_retried(now))
+            done.count += rerun.filter(pk__in=plain).update(**Job.requeued(now))
         for pk, _, key in batch:
             if key is None:
                 continue
             try:
                 with keeping_unique(pk, using):
-                    done.count += rerun.filter(pk=pk).update(**_retried(now))
+                    done.count += rerun.filter(pk=pk).update(**Job.requeued(now))
             except JobStateError:
                 done.held_keys.append(pk)
         queues.update(queue for _, queue, _ in batch)

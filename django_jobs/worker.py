@@ -26,12 +26,13 @@ from django.utils import timezone
 
 from . import liveness, overlap, pruning, signals
 from .conf import jobs_settings
-from .engines import claiming, cycle, notify
-from .engines.completion import Finished, finish
-from .execution import JobContext, Outcome, execute
+from .engines import claiming, cycle, for_alias, notify
+from .engines.completion import finish
+from .execution import JobContext, execute
 from .guard import Guard
 from .models import TRANSITION_FIELDS, Job, JobHistory, Runner, RunStatus
 from .models import Worker as WorkerRow
+from .outcomes import Finished, Outcome
 from .pool import ProcessPool
 
 logger = logging.getLogger("django_jobs.worker")
@@ -465,19 +466,16 @@ class Worker:
                     job_id=job.pk, attempt=row.attempt, scheduled_for=row.scheduled_for
                 )
                 if started:
-                    written.update(status=RunStatus.FAILED, completed_at=now, error=INTERRUPTED)
+                    written.update(**JobHistory.failed(now, INTERRUPTED))
                 else:
                     written.delete()
             if started:
-                job.mark_failed(now, INTERRUPTED, now)
+                job.fail(now, INTERRUPTED, now)
             else:
-                job.mark_unstarted()
-            job.updated_at = now
+                job.give_back(now)
             jobs.append(job)
-        owned = Job.objects.using(self.using).filter(
-            pk__in=[j.pk for j in jobs], worker_id=self.row.pk
-        )
-        owned.bulk_update(jobs, TRANSITION_FIELDS)
+        fence = {"worker": self.row.pk}
+        for_alias(self.using).update_rows(Job, jobs, TRANSITION_FIELDS, fence=fence)
         self._inflight.clear()
         logger.warning("put back unfinished jobs count=%d", len(jobs))
 

@@ -7,7 +7,7 @@ the package asks ``engines.for_alias(using)`` and never which database it is.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +19,7 @@ from . import claiming, completion
 
 if TYPE_CHECKING:
     from ..models import Job, Worker
-    from .completion import Finished
+    from ..outcomes import Finished
 
 
 class Engine:
@@ -43,10 +43,23 @@ class Engine:
 
     # Rows -----------------------------------------------------------------------
 
-    def update_rows(self, model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> None:
-        """Write ``fields`` of each object to its row, matched by primary key."""
-        if objs:
-            model._default_manager.using(self.alias).bulk_update(objs, list(fields))
+    def update_rows(
+        self,
+        model: type[Model],
+        objs: Sequence[Model],
+        fields: Sequence[str],
+        fence: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Write ``fields`` of each object to its row, matched by primary key: how many were.
+
+        The one way many transitions are saved. ``fence`` (field -> value)
+        writes only the rows that still hold those values (a worker's own
+        running jobs, say).
+        """
+        if not objs:
+            return 0
+        rows = model._default_manager.using(self.alias).filter(**(fence or {}))
+        return rows.bulk_update(objs, list(fields))
 
     def insert_returning_ids(
         self, model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]

@@ -74,7 +74,7 @@ def claim_one_by_one(
                     raise
                 _refuse(job, exc, now, using)
                 continue
-            _set_running(job, worker, now)
+            job.claim(worker.pk, now)
             job.run_history = row
             jobs.append(job)
     return after_claim(jobs, now, using)
@@ -84,24 +84,18 @@ def _refuse(job: Job, exc: Exception, now: datetime, using: str) -> None:
     """Fail a job the database refused to start; clear its ``data`` if that is what it refuses."""
     error = f"the database refused to start this job: {faults.describe(exc)}"
     logger.error("the database refused to start a job job=%s: %s", job.pk, error)
-    values = {
-        "status": JobStatus.FAILED,
-        "next_run_at": None,
-        "last_error": error,
-        "worker": None,
-        "started_at": None,
-        "updated_at": now,
-    }
-    pending = Job.objects.using(using).filter(pk=job.pk, status=JobStatus.PENDING)
+    job.refuse(now, error)
+    engine, pending = for_alias(using), {"status": JobStatus.PENDING}
     try:
         with transaction.atomic(using=using):
-            pending.update(**values)
+            engine.update_rows(Job, [job], TRANSITION_FIELDS, fence=pending)
     except Exception as again:
         if not faults.refused(again, using):
             raise
-        values["last_error"] = f"{error}; data is not valid JSON: {str(job.data)[:1000]!r}"
+        job.last_error = f"{error}; data is not valid JSON: {str(job.data)[:1000]!r}"
+        job.data = None
         with transaction.atomic(using=using):
-            pending.update(data=None, **values)
+            engine.update_rows(Job, [job], [*TRANSITION_FIELDS, "data"], fence=pending)
 
 
 def insert_history(jobs: list[Job], using: str) -> None:
@@ -184,20 +178,13 @@ def claim_locking(
     _mark_running([job.pk for job in jobs], worker, now, using)
     history = _history_maker(worker, now)
     for job in jobs:
-        _set_running(job, worker, now)
+        job.claim(worker.pk, now)
         job.run_history = history(job, None)
     return jobs
 
 
-def _set_running(job: Job, worker: Worker, now: datetime) -> None:
-    """The claim's changes, on the instance (``_mark_running`` wrote them to the row)."""
-    job.status = JobStatus.RUNNING
-    job.worker_id = worker.pk
-    job.attempts += 1
-    job.started_at = job.last_run_at = job.updated_at = now
-
-
 def _mark_running(ids: list[int], worker: Worker, now: datetime, using: str) -> None:
+    """The rows' side of ``Job.claim`` (the claim statements of the engines write the same)."""
     Job.objects.using(using).filter(pk__in=ids).update(
         status=JobStatus.RUNNING,
         worker=worker,
@@ -235,13 +222,9 @@ def _skip_missed(missed: list[Job], now: datetime, using: str) -> None:
         for job in missed:
             row = job.run_history
             if row is not None:
-                row.status = RunStatus.MISSED
-                row.completed_at = now
-                row.error = f"slot {job.scheduled_for.isoformat()} missed its misfire grace"
-                row.duration = 0
+                row.miss(now)
                 history.append(row)
-            job.mark_missed(now)
-            job.updated_at = now
+            job.miss(now)
         if history:
             save_history(history, using)
         for_alias(using).update_rows(Job, missed, TRANSITION_FIELDS)

@@ -10,34 +10,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
 
 from .. import faults, signals
-from ..execution import Outcome
 from ..models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
-from ..retry import retry_at_configured
+from ..outcomes import Finished, Outcome, cancel_after, fill_history, settle
 from . import for_alias
 
 logger = logging.getLogger("django_jobs.worker")
 
 HISTORY_FIELDS = ["status", "completed_at", "error", "result", "duration"]
-
-
-@dataclass
-class Finished:
-    job: Job
-    outcome: Outcome
-    history_status: str = ""
-    will_retry: bool = False
-    # The attempt's number: the job's own count changes with its transition.
-    attempt: int = 0
-
-    def __post_init__(self) -> None:
-        if not self.attempt:
-            self.attempt = self.job.attempts
 
 
 def finish(worker: Worker, items: Sequence[Finished], now: datetime, using: str) -> list[Finished]:
@@ -130,20 +114,23 @@ def _write_failure(worker: Worker, item: Finished, now: datetime, using: str, cl
     )
     if not owned.select_for_update().exists():
         return False
-    job.mark_failed(now, item.outcome.error, None)
-    job.updated_at = now
+    job.fail(now, item.outcome.error, None)
     item.will_retry, item.history_status = False, RunStatus.FAILED
     fields = list(TRANSITION_FIELDS)
     if clear_data:
         job.data = None
         fields.append("data")
-    attnames = [Job._meta.get_field(name).attname for name in fields]
-    owned.update(**{attname: getattr(job, attname) for attname in attnames})
+    for_alias(using).update_rows(Job, [job], fields, fence=owned_by(worker))
+    fill_history(item)
     row = getattr(job, "run_history", None)
     if row is not None:
-        _fill_history(row, item)
         save_history([row], using)
     return True
+
+
+def owned_by(worker: Worker) -> dict[str, object]:
+    """The condition every write of an attempt's outcome is fenced by."""
+    return {"worker": worker.pk, "status": JobStatus.RUNNING}
 
 
 def after_finish(by_id: dict[int, Finished], applied: list[Finished]) -> list[Finished]:
@@ -165,71 +152,30 @@ def finish_in_transaction(
     )
     applied = [by_id[pk] for pk in by_id if pk in owned]
     for item in applied:
-        _transition(item, owned[item.job.pk], now)
+        settle(item, owned[item.job.pk], now)
     if applied:
         for_alias(using).update_rows(Job, [i.job for i in applied], TRANSITION_FIELDS)
         save_history(_history_rows(applied), using)
     return applied
 
 
-# Fields a cancelled job changes (mark_cancelled); it keeps its other values.
-_CANCEL_SETS = {"status", "next_run_at", "worker", "started_at", "cancel_requested", "updated_at"}
-
-
-def applied_outcomes(by_id: dict[int, Finished], done: dict[int, bool]) -> list[Finished]:
-    """The outcomes the statement wrote (``done``: id -> cancel requested), fixed for cancels."""
+def applied_outcomes(
+    by_id: dict[int, Finished], done: dict[int, bool], now: datetime
+) -> list[Finished]:
+    """The outcomes a statement wrote (``done``: id -> cancel requested), fixed for cancels."""
     applied = [item for pk, item in by_id.items() if pk in done]
     for item in applied:
         if done[item.job.pk]:
-            _apply_cancel(item)
+            cancel_after(item, now)
     return applied
-
-
-def _apply_cancel(item: Finished) -> None:
-    """Somebody cancelled the running job: it ends cancelled, neither retried nor rescheduled."""
-    job, outcome = item.job, item.outcome
-    job.mark_cancelled()
-    item.will_retry = False
-    item.history_status = RunStatus.COMPLETED if outcome.ok else RunStatus.CANCELLED
-    if not outcome.ok:
-        job.last_error = outcome.error
-    row = getattr(job, "run_history", None)
-    if row is not None:
-        row.status = item.history_status
-
-
-def _transition(item: Finished, cancel_requested: bool, now: datetime) -> None:
-    job, outcome = item.job, item.outcome
-    job.updated_at = now
-    if cancel_requested:
-        _apply_cancel(item)
-        return
-    if outcome.ok:
-        job.mark_succeeded(now)
-        item.history_status = RunStatus.COMPLETED
-        return
-    when = retry_at_configured(now, job.attempts)
-    item.will_retry = job.mark_failed(now, outcome.error, when)
-    item.history_status = RunStatus.FAILED
-
-
-def _fill_history(row: JobHistory, item: Finished) -> None:
-    outcome = item.outcome
-    row.status = item.history_status
-    row.completed_at = outcome.finished_at
-    row.error = f"{outcome.error}\n\n{outcome.note}" if outcome.note else outcome.error
-    if outcome.note and not outcome.error:
-        row.error = outcome.note
-    row.result = outcome.result
-    row.duration = outcome.duration_ms
 
 
 def _history_rows(applied: list[Finished]) -> list[JobHistory]:
     rows = []
     for item in applied:
+        fill_history(item)
         row = getattr(item.job, "run_history", None)
         if row is not None:
-            _fill_history(row, item)
             rows.append(row)
     return rows
 

@@ -13,9 +13,10 @@ from datetime import datetime
 
 from .. import faults
 from ..models import Job, Worker
+from ..outcomes import Finished
 from . import for_alias
 from .claiming import after_claim, claim
-from .completion import Finished, after_finish, finish_one_by_one
+from .completion import after_finish, finish_one_by_one
 
 
 def finish_and_claim(

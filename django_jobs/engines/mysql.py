@@ -7,7 +7,7 @@ many rows are updated at once, and where the row estimate is kept.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db.models import Model
@@ -16,8 +16,14 @@ from . import base, rows
 
 
 class Engine(base.Engine):
-    def update_rows(self, model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> None:
-        rows.update_by_values(self.connection, model, objs, fields, _update_sql)
+    def update_rows(
+        self,
+        model: type[Model],
+        objs: Sequence[Model],
+        fields: Sequence[str],
+        fence: Mapping[str, Any] | None = None,
+    ) -> int:
+        return rows.update_by_values(self.connection, model, objs, fields, _update_sql, fence)
 
     def table_estimate(self, model: type[Model]) -> int | None:
         sql = (
@@ -27,7 +33,7 @@ class Engine(base.Engine):
         return self.count_from_statistics(sql, model._meta.db_table)
 
 
-def _update_sql(connection, table, columns, fields, values) -> tuple[str, list[Any]]:
+def _update_sql(connection, table, columns, fields, values, fenced) -> tuple[str, list[Any]]:
     """A derived table of ``SELECT ... UNION ALL`` joined on the primary key."""
     qn = connection.ops.quote_name
     first = "SELECT " + ", ".join(f"%s AS {qn(c)}" for c in columns)
@@ -38,4 +44,6 @@ def _update_sql(connection, table, columns, fields, values) -> tuple[str, list[A
         f"UPDATE {qn(table)} AS t JOIN ({derived}) AS v "
         f"ON t.{qn(columns[0])} = v.{qn(columns[0])} SET {assign}"
     )
+    if fenced:
+        sql += " WHERE " + " AND ".join(f"t.{qn(c)} = %s" for c in fenced)
     return sql, [value for row in values for value in row]

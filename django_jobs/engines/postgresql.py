@@ -17,7 +17,7 @@ encode and decode faster than text. With psycopg 2, or with the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,9 +26,10 @@ from django.db.models import Model
 from django.utils import timezone
 
 from ..conf import jobs_settings
-from ..models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
+from ..models import CANCELLED, TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
+from ..outcomes import KEPT, KEPT_UNLESS_FAILED, Finished, settle_tentatively
 from . import base, claiming, completion, rows
-from .completion import _CANCEL_SETS, HISTORY_FIELDS, Finished, _fill_history, _transition
+from .completion import HISTORY_FIELDS
 from .notify import CHANNEL
 
 
@@ -41,8 +42,14 @@ class Engine(base.Engine):
     def fetch_all(self, sql: str, params: Sequence[Any]) -> list[tuple]:
         return fetch_all(self.connection, sql, params)
 
-    def update_rows(self, model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> None:
-        rows.update_by_values(self.connection, model, objs, fields, _update_sql)
+    def update_rows(
+        self,
+        model: type[Model],
+        objs: Sequence[Model],
+        fields: Sequence[str],
+        fence: Mapping[str, Any] | None = None,
+    ) -> int:
+        return rows.update_by_values(self.connection, model, objs, fields, _update_sql, fence)
 
     def insert_returning_ids(
         self, model: type[Model], fields: Sequence[str], values: Sequence[Sequence[Any]]
@@ -137,7 +144,7 @@ class Engine(base.Engine):
         """Lock what this worker still holds, update jobs and history, in one statement."""
         ctes, params = finish_ctes(worker, by_id, now, self.connection)
         done = dict(self.fetch_all(f"WITH {ctes} SELECT id, cancel_requested FROM done", params))
-        return completion.applied_outcomes(by_id, done)
+        return completion.applied_outcomes(by_id, done, now)
 
     def finish_and_claim(
         self,
@@ -160,7 +167,7 @@ class Engine(base.Engine):
         )
         found = self.fetch_all(sql, [*finish_params, *claim_params])
         written = {pk: cancelled for pk, cancelled in json.loads(found[0][0])}
-        applied = completion.applied_outcomes(by_id, written)
+        applied = completion.applied_outcomes(by_id, written, now)
         claimed = [row[1:] for row in found if row[1] is not None]
         return applied, claiming.rows_to_jobs(claimed, worker, now, self.alias)
 
@@ -235,10 +242,11 @@ def finish_ctes(
 
     Transitions are computed as if nobody asked to cancel; the statement
     applies the cancel rule itself for rows whose ``cancel_requested`` is set,
-    so no lock is held across a round trip.
+    so no lock is held across a round trip, and ``applied_outcomes`` then
+    applies it to those jobs in memory.
     """
     for item in by_id.values():
-        _transition(item, False, now)
+        settle_tentatively(item, now)
     job_values = rows.writer(Job, TRANSITION_FIELDS, connection)
     hist_values = rows.writer(JobHistory, HISTORY_FIELDS, connection)
     empty_history = [None] * len(HISTORY_FIELDS)
@@ -246,7 +254,7 @@ def finish_ctes(
     for item in by_id.values():
         job, row = item.job, getattr(item.job, "run_history", None)
         if row is not None:
-            _fill_history(row, item)
+            row.finish(item.history_status, item.outcome)
         table.append(
             [
                 job.pk,
@@ -291,17 +299,16 @@ def _finish_sql(connection) -> str:
     job_table, hist_table = qn(Job._meta.db_table), qn(JobHistory._meta.db_table)
 
     def job_set(field) -> str:
+        """A cancelled attempt's row: as ``Job.cancel`` writes it (``outcomes.cancel_after``)."""
         col = qn(field.column)
-        if field.name == "status":
-            cancelled = f"'{JobStatus.CANCELLED}'"
-            return f"{col} = CASE WHEN o.cancel_requested THEN {cancelled} ELSE v.{col} END"
-        if field.name == "next_run_at":
-            return f"{col} = CASE WHEN o.cancel_requested THEN NULL ELSE v.{col} END"
-        if field.name == "last_error":
+        if field.name in CANCELLED:
+            constant = _literal(CANCELLED[field.name])
+            return f"{col} = CASE WHEN o.cancel_requested THEN {constant} ELSE v.{col} END"
+        if field.name == KEPT_UNLESS_FAILED:
             return f"{col} = CASE WHEN o.cancel_requested AND v.ok THEN j.{col} ELSE v.{col} END"
-        if field.name in _CANCEL_SETS:
-            return f"{col} = v.{col}"
-        return f"{col} = CASE WHEN o.cancel_requested THEN j.{col} ELSE v.{col} END"
+        if field.name in KEPT:
+            return f"{col} = CASE WHEN o.cancel_requested THEN j.{col} ELSE v.{col} END"
+        return f"{col} = v.{col}"  # updated_at: now, either way
 
     def hist_set(field) -> str:
         col = qn(field.column)
@@ -327,7 +334,16 @@ def _finish_sql(connection) -> str:
     return sql
 
 
-def _update_sql(connection, table, columns, fields, values) -> tuple[str, list[Any]]:
+def _literal(value: object) -> str:
+    """A constant of the cancel definition as SQL (statuses, NULL, booleans)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"'{value}'"
+
+
+def _update_sql(connection, table, columns, fields, values, fenced) -> tuple[str, list[Any]]:
     qn = connection.ops.quote_name
     width = len(columns)
     # Casting the first row types the whole VALUES list.
@@ -339,6 +355,7 @@ def _update_sql(connection, table, columns, fields, values) -> tuple[str, list[A
     sql = (
         f"UPDATE {qn(table)} SET {assign} FROM (VALUES {listed}) AS v({names}) "
         f"WHERE {qn(table)}.{qn(columns[0])} = v.{qn(columns[0])}"
+        + "".join(f" AND {qn(table)}.{qn(c)} = %s" for c in fenced)
     )
     return sql, [value for row in values for value in row]
 

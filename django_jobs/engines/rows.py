@@ -13,7 +13,7 @@ hold: JSON, datetimes and plain values the database driver takes as they are.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -189,8 +189,11 @@ def _copy_field(value: Any) -> str:
     return copy_escape(str(value))
 
 
-# (connection, table, columns, fields, rows) -> (sql, params)
-UpdateBuilder = Callable[[BaseDatabaseWrapper, str, list[str], list[Any], list[list[Any]]], tuple]
+# (connection, table, columns, fields, rows, fenced columns) -> (sql, params); the
+# statement's parameters are the rows' values, then one for each fenced column.
+UpdateBuilder = Callable[
+    [BaseDatabaseWrapper, str, list[str], list[Any], list[list[Any]], list[str]], tuple
+]
 
 
 def update_by_values(
@@ -199,25 +202,31 @@ def update_by_values(
     objs: Sequence[Model],
     fields: Sequence[str],
     build: UpdateBuilder,
-) -> None:
+    fence: Mapping[str, Any] | None = None,
+) -> int:
     """Write ``fields`` of each object to its row, matched by primary key, in one statement.
 
     Django's ``bulk_update`` builds a ``CASE WHEN`` expression per field and
     row, which costs more Python time than the database spends on the
     statement. A ``VALUES`` list joined on the primary key (``build`` spells it
-    for one database) is what every engine runs fastest.
+    for one database) is what every engine runs fastest. ``fence`` (field ->
+    value) writes only the rows that still hold those values; returns how
+    many rows were written.
     """
     if not objs:
-        return
+        return 0
     meta = model._meta
     pk = meta.pk
     targets = [meta.get_field(name) for name in fields]
     values = writer(model, [pk.name, *fields], connection)
     rows = [values(obj) for obj in objs]
     names = [pk.column, *(f.column for f in targets)]
-    sql, params = build(connection, meta.db_table, names, [pk, *targets], rows)
+    fence = fence or {}
+    fenced = [meta.get_field(name).column for name in fence]
+    sql, params = build(connection, meta.db_table, names, [pk, *targets], rows, fenced)
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, [*params, *fence.values()])
+        return cursor.rowcount
 
 
 def insert_returning(

@@ -6,7 +6,7 @@ The claim is ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) AND status =
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,8 +18,14 @@ from .claiming import CLAIM_INDEX
 
 
 class Engine(base.Engine):
-    def update_rows(self, model: type[Model], objs: Sequence[Model], fields: Sequence[str]) -> None:
-        rows.update_by_values(self.connection, model, objs, fields, _update_sql)
+    def update_rows(
+        self,
+        model: type[Model],
+        objs: Sequence[Model],
+        fields: Sequence[str],
+        fence: Mapping[str, Any] | None = None,
+    ) -> int:
+        return rows.update_by_values(self.connection, model, objs, fields, _update_sql, fence)
 
     def insert_returning_ids(
         self, model: type[Model], fields: Sequence[str], values: Sequence[Sequence[Any]]
@@ -68,7 +74,7 @@ def _claim_sql(
     return sql, args
 
 
-def _update_sql(connection, table, columns, fields, values) -> tuple[str, list[Any]]:
+def _update_sql(connection, table, columns, fields, values, fenced) -> tuple[str, list[Any]]:
     qn = connection.ops.quote_name
     width = len(columns)
     listed = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(values))
@@ -78,5 +84,6 @@ def _update_sql(connection, table, columns, fields, values) -> tuple[str, list[A
         f"WITH v({names}) AS (VALUES {listed}) "
         f"UPDATE {qn(table)} SET {assign} FROM v "
         f"WHERE {qn(table)}.{qn(columns[0])} = v.{qn(columns[0])}"
+        + "".join(f" AND {qn(table)}.{qn(c)} = %s" for c in fenced)
     )
     return sql, [value for row in values for value in row]
