@@ -13,6 +13,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import get_object_or_404
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
@@ -43,6 +44,13 @@ from .serializers import (
     SchedulePreviewSerializer,
     StatsSerializer,
 )
+
+
+def _plain_id(pk: str) -> int | None:
+    """An id written plainly (ASCII digits, in range), or None for ``get_object`` to judge."""
+    if pk.isascii() and pk.isdigit() and len(pk) <= 18:
+        return int(pk)
+    return None
 
 
 class DetailSerializer(serializers.Serializer):
@@ -267,9 +275,23 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
         filterset_class=HistoryFilter,
     )
     def history(self, request: Request, pk: str) -> Response:
-        runs = self.get_queryset().filter(job=self.get_object())
-        page = self.paginate_queryset(self.filter_queryset(runs))
+        # A run exists only for an existing job, so the job is read only when the page
+        # is empty (404 if it does not exist) or a permission class judges objects.
+        job_id = _plain_id(pk)
+        read = job_id is None or self._judges_objects()
+        if read:
+            job_id = self.get_object().pk
+        runs = self.filter_queryset(self.get_queryset().filter(job_id=job_id))
+        page = self.paginate_queryset(runs)
+        if not page and not read:
+            self.get_object()
         return self.get_paginated_response(JobHistorySerializer(page, many=True).data)
+
+    def _judges_objects(self) -> bool:
+        return any(
+            type(permission).has_object_permission is not BasePermission.has_object_permission
+            for permission in self.get_permissions()
+        )
 
     @_operation(
         "bulk_create",
