@@ -183,6 +183,12 @@ class Job(models.Model):
             ),
             models.Index(fields=["status", "-id"], name="django_jobs_status_idx"),
             models.Index(fields=["handler", "-id"], name="django_jobs_handler_idx"),
+            # The dashboard's jobs list sorts by these and pages by (column, id):
+            # a page is an index range whatever the table's size.
+            models.Index(fields=["name", "id"], name="django_jobs_name_idx"),
+            models.Index(fields=["queue", "id"], name="django_jobs_queue_idx"),
+            models.Index(fields=["last_run_at", "id"], name="django_jobs_last_run_idx"),
+            models.Index(fields=["next_run_at", "id"], name="django_jobs_next_run_idx"),
             # The few recurring jobs, by name, for the dashboard's list of them.
             models.Index(
                 fields=["name", "id"],
@@ -540,3 +546,46 @@ class QueueSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.minute:%Y-%m-%d %H:%M} {self.queue}: {self.depth}"
+
+
+class FailureHour(models.Model):
+    """Failed attempts of one handler with one error type in one closed hour (a roll-up).
+
+    Filled with ``RunHour`` (``django_jobs.dashboard.rollup``) so that the
+    failures page groups a few rows per hour instead of every failed attempt.
+    ``newest`` is the id of the hour's latest failed history row, whose
+    traceback the page shows.
+    """
+
+    hour = models.DateTimeField()
+    handler = models.CharField(max_length=200)
+    error_type = models.CharField(max_length=200)
+    failed = models.PositiveIntegerField(default=0)
+    last_seen = models.DateTimeField()
+    newest = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "handler", "error_type"], name="django_jobs_failure_hour_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} {self.handler}: {self.error_type}"
+
+
+class RollupRange(models.Model):
+    """The closed hours ``[start, end)`` the roll-up tables cover.
+
+    The roll-up grows at both ends a few hours at a time, so no single read
+    pays for rolling up days of history; hours outside the range are read from
+    the history itself.
+    """
+
+    name = models.CharField(max_length=32, primary_key=True)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.start:%Y-%m-%d %H:00} to {self.end:%Y-%m-%d %H:00}"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Case, CharField, Count, Max, Value, When
+from django.db.models import Case, CharField, Value, When
 from django.db.models.functions import Left, StrIndex
+from django.utils import timezone
 
 from ..api.serializers import schedule_of
 from ..models import Job, JobHistory, JobStatus, RunStatus
@@ -110,47 +112,58 @@ class FailureGroup:
     last_seen: datetime
     sample: str
     retryable: int
+    # True when more failed jobs than RETRYABLE_SCAN were looked at: ``retryable`` is a floor.
+    more: bool = False
+
+
+# The failures page counts the jobs a group can retry among this many newest failed jobs.
+RETRYABLE_SCAN = 10_000
+KIND_LENGTH = 200  # FailureHour.error_type
 
 
 def error_kind(column: str) -> Any:
     """The text before the first colon of an error column: the exception's class name."""
     colon = StrIndex(column, Value(":"))
-    return Case(
+    kind = Case(
         When(**{column: ""}, then=Value(NO_ERROR)),
         When(**{f"{column}__contains": ":"}, then=Left(column, colon - 1)),
         default=Left(column, 80),
         output_field=CharField(),
     )
+    return Left(kind, KIND_LENGTH)
 
 
-def failure_groups(since: datetime, limit: int = 50) -> list[FailureGroup]:
-    """Failed attempts since ``since`` per handler and error type, newest group first."""
-    rows = list(
-        JobHistory.objects.filter(status=RunStatus.FAILED, started_at__gte=since)
-        .annotate(kind=error_kind("error"))
-        .values("job__handler", "kind")
-        .annotate(count=Count("id"), last_seen=Max("started_at"), newest=Max("id"))
-        .order_by("-last_seen")[:limit]
-    )
+def failure_groups(
+    since: datetime, limit: int = 50, now: datetime | None = None
+) -> list[FailureGroup]:
+    """Failed attempts since ``since`` per handler and error type, newest group first.
+
+    The groups come from the failure roll-up (plus the open hours); the failed
+    jobs each can retry are counted among the newest ``RETRYABLE_SCAN`` of them.
+    """
+    now = now or timezone.now()
+    rows = sorted(rollup.failures(since, now), key=lambda row: row["last_seen"], reverse=True)
+    rows = rows[:limit]
     samples = dict(
         JobHistory.objects.filter(pk__in=[row["newest"] for row in rows]).values_list("pk", "error")
     )
-    retryable = {
-        (row["handler"], row["kind"]): row["n"]
-        for row in Job.objects.filter(status=JobStatus.FAILED)
+    newest_failed = list(
+        Job.objects.filter(status=JobStatus.FAILED)
+        .order_by("-id")
         .annotate(kind=error_kind("last_error"))
-        .values("handler", "kind")
-        .annotate(n=Count("id"))
-        .order_by()
-    }
+        .values_list("handler", "kind")[: RETRYABLE_SCAN + 1]
+    )
+    more = len(newest_failed) > RETRYABLE_SCAN
+    retryable = Counter(newest_failed[:RETRYABLE_SCAN])
     return [
         FailureGroup(
-            handler=row["job__handler"],
+            handler=row["handler"],
             error_type=row["kind"],
             count=row["count"],
             last_seen=row["last_seen"],
-            sample=samples.get(row["newest"], "")[:2000],
-            retryable=retryable.get((row["job__handler"], row["kind"]), 0),
+            sample=(samples.get(row["newest"]) or "")[:2000],
+            retryable=retryable.get((row["handler"], row["kind"]), 0),
+            more=more,
         )
         for row in rows
     ]

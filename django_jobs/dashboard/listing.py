@@ -1,12 +1,21 @@
-"""The jobs list's filters and sort orders, read from the query string."""
+"""The jobs list's filters, sort orders and pages, read from the query string.
+
+Every sort column has an index ending in the id, and a page starts after the
+last row of the one before (``after``: keyset pagination), so page 1 and page
+10,000 both read 50 index entries. Text is matched through an index too: a
+trigram index on the name where PostgreSQL has ``pg_trgm`` (any part of the
+name), otherwise the start of the name.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django import forms
+from django.db import DatabaseError, connections, router
 from django.db.models import Q, QuerySet
 from django.utils.http import urlencode
 
@@ -25,6 +34,13 @@ SORTS = {
 PAGE_SIZE = 50
 # Counting stops here: "10,000+" is all a person needs from a list at a million rows.
 COUNT_CAP = 10_000
+# These two indexes are (column, -id): read forward, ties come newest first.
+TIES_NEWEST_FIRST = {"status", "handler"}
+NULLABLE = {"next_run_at", "last_run_at"}
+# Created by migration 0008 where PostgreSQL lets it create the pg_trgm extension.
+TRIGRAM_INDEX = "django_jobs_name_trgm_idx"
+# Shorter text has no trigram to look up: it is matched against the start of the name.
+TRIGRAM_MIN = 3
 
 
 class JobFilterForm(forms.Form):
@@ -39,6 +55,7 @@ class JobFilterForm(forms.Form):
     )
     q = forms.CharField(required=False, max_length=200, label="Text")
     o = forms.CharField(required=False, max_length=20)
+    after = forms.CharField(required=False, max_length=300)
 
     def handler_names(self) -> list[str]:
         return sorted(entry.name for entry in registry.all())
@@ -49,10 +66,16 @@ class Listing:
     form: JobFilterForm
     queryset: QuerySet[Job]
     order: str
+    # The same jobs without the page's start: what the count and bulk actions see.
+    matching: QuerySet[Job]
 
     def query_string(self, **changes: Any) -> str:
         """This listing's query string without its page, with ``changes`` applied."""
-        data = {k: v for k, v in self.form.data.items() if k != "page" and v not in ("", None)}
+        data = {
+            k: v
+            for k, v in self.form.data.items()
+            if k not in ("page", "after") and v not in ("", None)
+        }
         data.update(changes)
         return urlencode(data)
 
@@ -63,6 +86,24 @@ class Listing:
     @property
     def base_query(self) -> str:
         return self.query_string()
+
+    @property
+    def search_note(self) -> str:
+        """What the text box matches, so nobody expects more."""
+        return (
+            "any part of the name, the exact handler or the id"
+            if substring_search(self.queryset.db)
+            else "the start of the name, the exact handler or the id"
+        )
+
+    def cursor_of(self, job: Job) -> str:
+        """The ``after`` value of the page that follows ``job``."""
+        value = getattr(job, self.order.lstrip("-"))
+        if self.order.lstrip("-") == "id":
+            return str(job.pk)
+        if value is None:
+            return f"{job.pk}"
+        return f"{job.pk}:{value.isoformat() if isinstance(value, datetime) else value}"
 
     def sort_links(self) -> list[tuple[str, str, str]]:
         """(label, query string, arrow) per sortable column; a second click reverses."""
@@ -83,9 +124,66 @@ def listing(params: Any) -> Listing:
     order = data.get("o") or "-id"
     if order.lstrip("-") not in SORTS:
         order = "-id"
-    tiebreak = "-id" if order.startswith("-") else "id"
-    queryset = queryset.order_by(*dict.fromkeys([order, tiebreak]))
-    return Listing(form, queryset, order)
+    queryset = queryset.order_by(*dict.fromkeys([order, tiebreak(order)]))
+    found = Listing(form, queryset, order, queryset)
+    if data.get("after"):
+        try:
+            found.queryset = queryset.filter(after(order, data["after"], queryset.db))
+        except ValueError:
+            form.add_error("after", "Not a page of this list; showing the first page.")
+    return found
+
+
+def tiebreak(order: str) -> str:
+    """The id order that matches the sort column's index read in this direction."""
+    column, descending = order.lstrip("-"), order.startswith("-")
+    newest_first = descending != (column in TIES_NEWEST_FIRST)
+    return "-id" if newest_first else "id"
+
+
+def after(order: str, cursor: str, alias: str) -> Q:
+    """Rows that come after the row ``cursor`` names, in ``order``.
+
+    Written as ``column <= value AND (column < value OR id < last id)`` (for a
+    descending order) so the first half is an index range start.
+    """
+    column, descending = order.lstrip("-"), order.startswith("-")
+    pk_text, has_value, text = cursor.partition(":")
+    pk = int(pk_text)
+    tie = "id__lt" if tiebreak(order) == "-id" else "id__gt"
+    if column == "id":
+        return Q(**{tie: pk})
+    if column not in NULLABLE and not has_value:
+        raise ValueError(cursor)
+    value: Any = datetime.fromisoformat(text) if has_value and column in NULLABLE else text
+    # Where NULL sorts: PostgreSQL puts it above every value, MySQL and SQLite below.
+    nulls_largest = connections[alias].features.nulls_order_largest
+    nulls_last = nulls_largest != descending
+    if not has_value:
+        match = Q(**{f"{column}__isnull": True, tie: pk})
+        return match if nulls_last else match | Q(**{f"{column}__isnull": False})
+    side = "lt" if descending else "gt"
+    match = Q(**{f"{column}__{side}e": value}) & (
+        Q(**{f"{column}__{side}": value}) | Q(**{column: value, tie: pk})
+    )
+    return match | Q(**{f"{column}__isnull": True}) if nulls_last and column in NULLABLE else match
+
+
+@lru_cache(maxsize=8)
+def _has_trigram_index(alias: str, name: str) -> bool:
+    try:
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            found = connection.introspection.get_constraints(cursor, Job._meta.db_table)
+    except DatabaseError:
+        return False
+    return TRIGRAM_INDEX in found
+
+
+def substring_search(alias: str | None = None) -> bool:
+    """Whether the name can be searched for any part of it through an index."""
+    alias = alias or router.db_for_read(Job)
+    return _has_trigram_index(alias, str(connections[alias].settings_dict["NAME"]))
 
 
 def filter_jobs(queryset: QuerySet[Job], data: dict[str, Any]) -> QuerySet[Job]:
@@ -103,11 +201,21 @@ def filter_jobs(queryset: QuerySet[Job], data: dict[str, Any]) -> QuerySet[Job]:
         queryset = queryset.filter(created_at__lt=until)
     text = (data.get("q") or "").strip()
     if text:
-        match = Q(name__icontains=text) | Q(handler__icontains=text)
-        if text.isdigit() and len(text) < 19:
-            match |= Q(pk=int(text))
-        queryset = queryset.filter(match)
+        queryset = queryset.filter(text_match(text, queryset.db))
     return queryset
+
+
+def text_match(text: str, alias: str) -> Q:
+    """The name (any part of it, or its start: see ``substring_search``), the exact handler
+    or the id: each one read through an index."""
+    if len(text) >= TRIGRAM_MIN and substring_search(alias):
+        match = Q(name__icontains=text)
+    else:
+        match = Q(name__istartswith=text)
+    match |= Q(handler=text)
+    if text.isdigit() and len(text) < 19:
+        match |= Q(pk=int(text))
+    return match
 
 
 def capped_count(queryset: QuerySet[Job]) -> tuple[int, bool]:

@@ -1,12 +1,16 @@
-"""Finished runs counted per hour, handler and queue (``RunHour``), and queue samples.
+"""Finished runs counted per hour, handler and queue (``RunHour``), failed attempts per hour,
+handler and error type (``FailureHour``), and queue samples.
 
-Figures over days read this small table instead of every history row. It is
-filled from the history's finish-time index the first time a reader needs an
-hour that has closed: no worker writes to it, and its rows stay when old
-history is pruned. Whatever the closed hours do not cover (the current hour,
-the part of the first hour a window starts inside) is read straight from the
-history through the same index, so a read never walks more than about two
-hours of history rows.
+Figures over days read these small tables instead of every history row. They
+are filled from the history's finish-time index a few closed hours at a time
+(``STEP_HOURS``): the hours that just closed first, then backwards until
+``REACH`` is covered, so neither the first look at the dashboard nor any later
+one pays for rolling up days at once. ``RollupRange`` records the hours
+covered; whatever lies outside it (the open hours, hours not rolled up yet)
+is read straight from the history through the same index. Workers advance it
+once a minute (``sample_queue_depth``), readers whenever they find it behind;
+two doing it at once write the same rows and unique constraints keep one.
+History pruned later leaves the figures in place.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
 
+from django.db import transaction
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import Trunc
 from django.utils import timezone
@@ -23,9 +28,11 @@ from django.utils import timezone
 from ..conf import jobs_settings
 from ..models import (
     DURATION_BOUNDS_MS,
+    FailureHour,
     Job,
     JobHistory,
     QueueSample,
+    RollupRange,
     RunHour,
     RunStatus,
 )
@@ -34,8 +41,11 @@ HOUR = timedelta(hours=1)
 # An hour is rolled up this long after it ends, so runs whose completion was
 # still being written are in it.
 SETTLE = timedelta(minutes=2)
-# How far back the first roll-up reaches.
+# How far back the roll-up reaches (the longest window is 7 days).
 REACH = timedelta(days=8)
+# Closed hours one refresh rolls up at most (about 25 ms an hour at 6,000 runs an hour).
+STEP_HOURS = 4
+RANGE = "runs"
 BUCKETS = [f"le_{ms}" for ms in DURATION_BOUNDS_MS]
 SUMMED = ["completed", "failed", "duration_ms", *BUCKETS]
 EPOCH = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
@@ -133,54 +143,129 @@ def from_history(
     return rows
 
 
-def refresh(now: datetime | None = None) -> int:
-    """Roll up the closed hours not rolled up yet; returns how many rows it wrote.
+def covered(now: datetime) -> tuple[datetime, datetime]:
+    """The closed hours ``[start, end)`` the roll-up tables hold (empty before the first)."""
+    found = RollupRange.objects.filter(name=RANGE).values_list("start", "end").first()
+    if found is None:
+        until = closed_until(now)
+        return until, until
+    return found
 
-    Two readers doing it at once write the same rows; the unique constraint
-    keeps one of each.
+
+def refresh(now: datetime | None = None, step: int = STEP_HOURS) -> int:
+    """Roll up at most ``step`` closed hours, newest missing ones first; returns the rows written.
+
+    The hours that closed since the last refresh come first, then the range
+    grows backwards, one step at a time, until it reaches ``REACH``.
     """
     until = closed_until(now or timezone.now())
-    last = RunHour.objects.aggregate(last=Max("hour"))["last"]
-    start = last + HOUR if last else hour_floor(until - REACH)
-    if start >= until:
-        return 0
-    rows = [
+    floor = hour_floor(until - REACH)
+    mark, _ = RollupRange.objects.get_or_create(name=RANGE, defaults={"start": until, "end": until})
+    written, budget = 0, step
+    if mark.end < until:
+        stop = min(until, mark.end + budget * HOUR)
+        written += _roll(mark.end, stop)
+        RollupRange.objects.filter(name=RANGE, end=mark.end).update(end=stop)
+        budget -= int((stop - mark.end) / HOUR)
+    if budget > 0 and mark.start > floor:
+        begin = max(floor, mark.start - budget * HOUR)
+        written += _roll(begin, mark.start)
+        RollupRange.objects.filter(name=RANGE, start=mark.start).update(start=begin)
+    return written
+
+
+def _roll(start: datetime, end: datetime) -> int:
+    """Write the runs and failures of the closed hours ``[start, end)``."""
+    runs = [
         RunHour(
             hour=row["bucket"],
             handler=row["handler"],
             queue=row["queue"],
             **{name: row[name] or 0 for name in SUMMED},
         )
-        for row in from_history(start, until, ("handler", "queue"), "hour")
+        for row in from_history(start, end, ("handler", "queue"), "hour")
     ]
-    RunHour.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
-    return len(rows)
+    failures = [
+        FailureHour(
+            hour=row["bucket"],
+            handler=row["handler"],
+            error_type=row["kind"],
+            failed=row["count"],
+            last_seen=row["last_seen"],
+            newest=row["newest"],
+        )
+        for row in failures_from_history(start, end, bucket=True)
+    ]
+    with transaction.atomic():
+        RunHour.objects.bulk_create(runs, batch_size=1000, ignore_conflicts=True)
+        FailureHour.objects.bulk_create(failures, batch_size=1000, ignore_conflicts=True)
+    return len(runs) + len(failures)
+
+
+def failures_from_history(
+    start: datetime, end: datetime, bucket: bool = False
+) -> list[dict[str, Any]]:
+    """Failed attempts that finished in ``[start, end)`` per handler and error type
+    (and hour, with ``bucket``): count, latest finish and the newest row's id."""
+    from .breakdown import error_kind
+
+    if start >= end:
+        return []
+    rows = JobHistory.objects.filter(
+        completed_at__gte=start, completed_at__lt=end, status=RunStatus.FAILED
+    ).annotate(kind=error_kind("error"))
+    keys = ["job__handler", "kind"]
+    if bucket:
+        rows = rows.annotate(bucket=Trunc("completed_at", "hour", tzinfo=dt_timezone.utc))
+        keys.append("bucket")
+    found = list(
+        rows.values(*keys)
+        .annotate(count=Count("id"), last_seen=Max("completed_at"), newest=Max("id"))
+        .order_by()
+    )
+    for row in found:
+        row["handler"] = row.pop("job__handler")
+    return found
+
+
+def _spans(start: datetime, now: datetime) -> tuple[datetime, datetime, list[tuple]]:
+    """Split ``[start, now]`` into the rolled-up hours and the history spans around them.
+
+    History older than ``REACH`` is never read: what the roll-up does not hold
+    of it is left out, as pruning would.
+    """
+    refresh(now)
+    low, high = covered(now)
+    end = now + timedelta(seconds=1)
+    first = max(hour_ceil(start), low)
+    start = max(start, hour_floor(closed_until(now) - REACH))
+    if first >= high:  # nothing rolled up inside the window
+        return high, high, [(start, end)]
+    return first, high, [(start, first), (high, end)]
 
 
 def runs(
     start: datetime, now: datetime, by: tuple[str, ...] = (), hourly: bool = False
 ) -> list[dict[str, Any]]:
-    """Summed runs from ``start`` to ``now``: closed hours from the roll-up, the rest from
+    """Summed runs from ``start`` to ``now``: rolled-up hours from the roll-up, the rest from
     the history. Rows hold the ``by`` keys (and "bucket", an hour, when ``hourly``)."""
-    refresh(now)
-    until, first = closed_until(now), hour_ceil(start)
-    end = now + timedelta(seconds=1)
+    first, until, history = _spans(start, now)
     bucket = "hour" if hourly else None
-    if first >= until:
-        return from_history(start, end, by, bucket)
     columns = [*(["hour"] if hourly else []), *by]
     hours = RunHour.objects.filter(hour__gte=first, hour__lt=until)
     sums = {name: Sum(name) for name in SUMMED}
-    if columns:
-        rolled = list(hours.values(*columns).annotate(**sums).order_by())
-    else:
-        rolled = [hours.aggregate(**sums)]
+    rolled: list[dict[str, Any]] = []
+    if first < until:
+        if columns:
+            rolled = list(hours.values(*columns).annotate(**sums).order_by())
+        else:
+            rolled = [hours.aggregate(**sums)]
     for row in rolled:
         if hourly:
             row["bucket"] = row.pop("hour")
     keys = [*by, *(["bucket"] if hourly else [])]
     merged: dict[tuple, dict[str, Any]] = {}
-    parts = rolled + from_history(start, first, by, bucket) + from_history(until, end, by, bucket)
+    parts = rolled + [row for a, b in history for row in from_history(a, b, by, bucket)]
     for row in parts:
         key = tuple(row[name] for name in keys)
         if key not in merged:
@@ -188,6 +273,32 @@ def runs(
             continue
         for name in SUMMED:
             merged[key][name] = (merged[key][name] or 0) + (row[name] or 0)
+    return list(merged.values())
+
+
+def failures(start: datetime, now: datetime) -> list[dict[str, Any]]:
+    """Failed attempts since ``start`` per handler and error type, from the roll-up and
+    the history around it: handler, kind, count, last_seen, newest."""
+    first, until, history = _spans(start, now)
+    rows: list[dict[str, Any]] = []
+    if first < until:
+        rolled = (
+            FailureHour.objects.filter(hour__gte=first, hour__lt=until)
+            .values("handler", "error_type")
+            .annotate(count=Sum("failed"), last_seen=Max("last_seen"), newest=Max("newest"))
+            .order_by()
+        )
+        rows = [{**row, "kind": row["error_type"]} for row in rolled]
+    merged: dict[tuple, dict[str, Any]] = {}
+    for row in rows + [row for a, b in history for row in failures_from_history(a, b)]:
+        key = (row["handler"], row["kind"])
+        if key not in merged:
+            merged[key] = row
+            continue
+        group = merged[key]
+        group["count"] += row["count"]
+        group["last_seen"] = max(group["last_seen"], row["last_seen"])
+        group["newest"] = max(group["newest"], row["newest"])
     return list(merged.values())
 
 

@@ -77,18 +77,25 @@ def jobs(request: HttpRequest) -> HttpResponse:
         number = max(1, int(number))
     except ValueError:
         number = 1
-    offset = (number - 1) * listing.PAGE_SIZE
+    # A page after a cursor starts where the last one ended; a bare page number
+    # (an old link) still works, at the price of skipping rows.
+    if found.form.errors.get("after"):
+        number = 1
+    keyset = bool(found.form.data.get("after")) and "after" not in found.form.errors
+    offset = 0 if keyset else (number - 1) * listing.PAGE_SIZE
     rows = list(found.queryset[offset : offset + listing.PAGE_SIZE + 1])
-    # A text search scans the table; counting its matches would scan it twice.
-    count, capped = (None, False) if found.searching else listing.capped_count(found.queryset)
+    shown = rows[: listing.PAGE_SIZE]
+    # A text search may match most of the table; counting it would read all of that.
+    count, capped = (None, False) if found.searching else listing.capped_count(found.matching)
     return render(
         request,
         "jobs.html",
         "jobs",
         listing=found,
-        rows=rows[: listing.PAGE_SIZE],
+        rows=shown,
         page_number=number,
         has_next=len(rows) > listing.PAGE_SIZE,
+        next_cursor=found.cursor_of(shown[-1]) if shown else "",
         count=count,
         capped=capped,
         sorts=listing.SORTS,
