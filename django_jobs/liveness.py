@@ -17,6 +17,8 @@ from django.db.models import DateTimeField, ExpressionWrapper, Q, Value
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from django_jobs.dashboard import sample_queue_depth
+
 from .conf import jobs_settings
 from .engines import for_alias
 from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
@@ -46,6 +48,7 @@ def register(queues: list[str] | None, concurrency: int, using: str) -> Worker:
 
 def heartbeat(worker: Worker, using: str) -> bool:
     """Refresh the heartbeat; False means others already declared this worker dead."""
+    sample_queue_depth()  # for the dashboard's depth chart; does the work once a minute
     return bool(Worker.objects.using(using).filter(pk=worker.pk).update(last_heartbeat=Now()))
 
 
