@@ -112,9 +112,14 @@ def trigger(job: Job | int, *, now: datetime | None = None) -> Job:
 
     A recurring job keeps its schedule: its next slot afterwards is the one it
     had. A failed, completed or cancelled job runs again with fresh attempts.
+    A paused recurring job runs once and stays paused: its handler runs with its
+    data as a new one-time job (named "<name> (run now)"), which is returned.
     """
     now = now or timezone.now()
     pk = job_pk(job)
+    paused = Job.objects.filter(pk=pk, paused=True, status__in=ALLOWED["trigger"]).first()
+    if paused is not None:
+        return _run_once(paused)
     with keeping_unique(pk, router.db_for_write(Job)):
         updated = Job.objects.filter(pk=pk, status__in=ALLOWED["trigger"]).update(
             **Job.requeued(now)
@@ -124,6 +129,21 @@ def trigger(job: Job | int, *, now: datetime | None = None) -> Job:
     fresh = Job.objects.get(pk=pk)
     notify.job_available({fresh.queue})
     return fresh
+
+
+def _run_once(job: Job) -> Job:
+    """One run of a paused recurring job, as a one-time job; the paused one keeps its slot."""
+    from .creating import enqueue
+
+    return enqueue(
+        job.handler,
+        job.data,
+        name=f"{job.name} (run now)"[: Job._meta.get_field("name").max_length],
+        queue=job.queue,
+        priority=job.priority,
+        timeout=job.timeout,
+        max_attempts=job.max_attempts,
+    )
 
 
 def cancel(job: Job | int, *, now: datetime | None = None) -> Job:

@@ -1,0 +1,216 @@
+"""What keeps the dashboard fast at a million rows: pages after a cursor, indexed text search,
+a roll-up built a few hours at a time, failures grouped from it, and samples the workers take."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from django_jobs import enqueue, schedule, steering
+from django_jobs.dashboard import breakdown, listing, rollup, sample_queue_depth, sampling
+from django_jobs.models import (
+    FailureHour,
+    Job,
+    JobHistory,
+    JobStatus,
+    QueueSample,
+    RollupRange,
+    RunHour,
+    RunStatus,
+)
+from django_jobs.worker import Worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def url(name, *args):
+    return reverse(f"django_jobs_dashboard:{name}", args=args)
+
+
+@pytest.fixture
+def many_jobs():
+    """23 jobs with repeated names and queues, some never run, so ties and NULLs are paged."""
+    now = timezone.now()
+    jobs = [
+        Job(
+            name=f"job {i % 7}",
+            handler=f"handler_{i % 3}",
+            queue=["default", "mail"][i % 2],
+            status=[JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED][i % 3],
+            next_run_at=None,
+            last_run_at=None if i % 4 == 0 else now - timedelta(minutes=i % 5),
+        )
+        for i in range(23)
+    ]
+    Job.objects.bulk_create(jobs)
+
+
+@pytest.mark.parametrize("order", [*listing.SORTS, *(f"-{key}" for key in listing.SORTS)])
+def test_pages_after_a_cursor_cover_the_list_once_in_order(
+    admin_client, many_jobs, monkeypatch, order
+):
+    monkeypatch.setattr(listing, "PAGE_SIZE", 4)
+    expected = list(listing.listing({"o": order}).queryset.values_list("pk", flat=True))
+    assert len(expected) == 23
+    seen, params = [], {"o": order}
+    for _ in range(10):
+        response = admin_client.get(url("jobs"), params)
+        seen += [job.pk for job in response.context["rows"]]
+        if not response.context["has_next"]:
+            break
+        params = {"o": order, "after": response.context["next_cursor"], "page": 2}
+        assert response.context["count"] == 23  # the count is of the whole list, on every page
+    assert seen == expected
+
+
+def test_the_next_page_link_carries_the_cursor(admin_client, many_jobs, monkeypatch):
+    monkeypatch.setattr(listing, "PAGE_SIZE", 4)
+    response = admin_client.get(url("jobs"), {"o": "-last_run_at"})
+    cursor = response.context["next_cursor"]
+    assert "after=" in response.content.decode() and cursor
+    second = admin_client.get(url("jobs"), {"o": "-last_run_at", "after": cursor, "page": 2})
+    assert second.context["page_number"] == 2
+    assert b"First page" in second.content
+
+
+@pytest.mark.parametrize("cursor", ["nonsense", "12:not-a-date", "x:2026-01-01T00:00:00+00:00"])
+def test_a_bad_cursor_shows_the_first_page_with_a_message(admin_client, many_jobs, cursor):
+    response = admin_client.get(url("jobs"), {"o": "-last_run_at", "after": cursor, "page": 3})
+    assert response.status_code == 200
+    assert response.context["page_number"] == 1
+    assert len(response.context["rows"]) == 23
+    assert b"errornote" in response.content
+
+
+def test_text_search_reads_an_index(admin_client):
+    enqueue("noop", name="nightly invoices")
+    enqueue("noop", name="invoices for march")
+    names = {job.name for job in admin_client.get(url("jobs"), {"q": "invoices"}).context["rows"]}
+    substring = listing.substring_search()
+    assert substring == (connection.vendor == "postgresql")  # pg_trgm is creatable in tests
+    if substring:
+        assert names == {"nightly invoices", "invoices for march"}
+        assert "django_jobs_name_trgm_idx" in connection.introspection.get_constraints(
+            connection.cursor(), "django_jobs_job"
+        )
+    else:
+        assert names == {"invoices for march"}  # the start of the name
+    response = admin_client.get(url("jobs"), {"q": "noop"})
+    assert len(response.context["rows"]) == 2  # the exact handler
+    assert "Text matches" in response.content.decode()
+
+
+def _runs(now, hours, per_hour=3):
+    """Runs of two handlers, one failing, every hour of the last ``hours``."""
+    ok = enqueue("add", name="adder")
+    bad = enqueue("fail", name="breaker")
+    rows = []
+    for hour in range(hours):
+        for i in range(per_hour):
+            done = now - timedelta(hours=hour, minutes=10 + i)
+            failed = i == 0
+            rows.append(
+                JobHistory(
+                    job=bad if failed else ok,
+                    status=RunStatus.FAILED if failed else RunStatus.COMPLETED,
+                    started_at=done - timedelta(seconds=1),
+                    completed_at=done,
+                    duration=1000,
+                    error="KeyError: 'x'" if failed else "",
+                )
+            )
+    JobHistory.objects.bulk_create(rows)
+
+
+def test_the_first_roll_up_is_done_a_few_hours_at_a_time(admin_client):
+    now = timezone.now()
+    _runs(now, hours=30)
+    expected = rollup.total(now - timedelta(days=7), now)
+    RunHour.objects.all().delete()
+    FailureHour.objects.all().delete()
+    RollupRange.objects.all().delete()
+    assert expected.total == 90 and expected.failed == 30
+    steps = 0
+    while True:
+        before = RollupRange.objects.filter(name=rollup.RANGE).first()
+        rollup.refresh(now, step=4)
+        after = RollupRange.objects.get(name=rollup.RANGE)
+        covered_hours = (after.end - after.start) / timedelta(hours=1)
+        if before is not None:
+            grown = covered_hours - (before.end - before.start) / timedelta(hours=1)
+            assert grown <= 4
+        # Whatever is covered so far, the figures are the same.
+        figures = rollup.total(now - timedelta(days=7), now)
+        assert (figures.total, figures.failed) == (90, 30)
+        groups = rollup.failures(now - timedelta(days=7), now)
+        assert [(g["handler"], g["kind"], g["count"]) for g in groups] == [("fail", "KeyError", 30)]
+        steps += 1
+        if after.start <= rollup.hour_floor(rollup.closed_until(now) - rollup.REACH):
+            break
+        assert steps < 100
+    assert steps >= 16  # eight days, four hours a refresh and three refreshes a loop
+    assert sum(row.failed for row in FailureHour.objects.all()) >= 29  # all closed hours
+
+
+def test_failures_come_from_the_roll_up_once_the_history_is_pruned(admin_client):
+    now = timezone.now()
+    _runs(now - timedelta(hours=5), hours=3)
+    later = now + timedelta(minutes=5)
+    for _ in range(60):
+        rollup.refresh(later)
+    JobHistory.objects.all().delete()
+    groups = breakdown.failure_groups(later - timedelta(days=1), now=later)
+    assert [(g.handler, g.error_type, g.count) for g in groups] == [("fail", "KeyError", 3)]
+    assert groups[0].sample == ""  # the traceback went with the history; the count stayed
+
+
+def test_failure_groups_count_what_they_can_retry(admin_client, monkeypatch):
+    for i in range(4):
+        enqueue("fail", {"i": i}, max_attempts=1)
+    Worker(listen=False).run_once()
+    groups = breakdown.failure_groups(timezone.now() - timedelta(hours=1))
+    assert (groups[0].retryable, groups[0].more) == (4, False)
+    monkeypatch.setattr(breakdown, "RETRYABLE_SCAN", 2)
+    groups = breakdown.failure_groups(timezone.now() - timedelta(hours=1))
+    assert (groups[0].retryable, groups[0].more) == (2, True)
+    page = admin_client.get(url("failures"))
+    assert "2+" in page.content.decode() and "Retry all" in page.content.decode()
+
+
+def test_workers_sample_queue_depth_while_nobody_watches():
+    sampling._sampled.clear()
+    enqueue("noop", queue="mail")
+    enqueue("noop", queue="mail", run_at=timezone.now() + timedelta(days=1))  # not due
+    job = schedule("every minute", "noop", "1m")  # due in a minute: not counted yet
+    assert not QueueSample.objects.exists()
+    worker = Worker(listen=False, queues=["other"])  # runs nothing here; its heartbeat samples
+    worker.run_once()
+    samples = {s.queue: s.depth for s in QueueSample.objects.all()}
+    assert samples == {"mail": 1}
+    assert Job.objects.get(pk=job.pk).status == JobStatus.PENDING
+    # Once a minute: the next heartbeats of the same minute cost nothing.
+    assert sample_queue_depth() is False
+    assert sample_queue_depth(timezone.now() + timedelta(minutes=1)) is True
+    assert QueueSample.objects.values("minute").distinct().count() == 2
+    assert RollupRange.objects.filter(name=rollup.RANGE).exists()  # the roll-up moved along
+
+
+def test_run_now_on_a_paused_recurring_job_runs_once_and_stays_paused(admin_client):
+    job = schedule("hourly report", "add", "1h", {"a": 2, "b": 3})
+    steering.pause(job)
+    paused = Job.objects.get(pk=job.pk)
+    response = admin_client.post(url("job-action", job.pk, "run"), follow=True)
+    assert "1 job queued" in response.content.decode()
+    Worker(listen=False).run_once()
+    after = Job.objects.get(pk=job.pk)
+    assert after.paused and after.status == JobStatus.PENDING
+    assert after.next_run_at == paused.next_run_at  # its slot is kept
+    assert not JobHistory.objects.filter(job=after).exists()
+    once = Job.objects.get(name="hourly report (run now)")
+    assert once.schedule == "" and once.status == JobStatus.COMPLETED
+    assert JobHistory.objects.get(job=once).result == {"sum": 5}
+    # Through the API too; a job that is not paused is triggered itself.
+    steering.resume(job)
+    assert steering.trigger(job).pk == job.pk
