@@ -225,3 +225,27 @@ def test_other_pages_on_a_phone_and_in_dark_mode(browser, live_server, seeded, s
     small.screenshot(path=shots / "overview-phone-dark.png", full_page=True)
     phone.close()
     assert errors == [] and page.errors == []
+
+
+def test_charts_take_the_new_colours_when_the_theme_is_toggled(page, shots):
+    charts = ["#chart-minute", "#chart-hour", "#chart-depth"]
+    for chart in charts:
+        page.wait_for_selector(f"{chart}[data-drawn=true] canvas", timeout=WAIT)
+    light = page.get_attribute("#chart-minute", "data-stroke")
+    assert light == "#417690"  # --jd-ok in the light theme
+    # The admin's switch goes auto (light here) -> dark -> light.
+    page.click(".theme-toggle")
+    assert page.evaluate("document.documentElement.dataset.theme") == "dark"
+    page.wait_for_function(
+        "document.querySelector('#chart-minute').dataset.stroke === '#79aec8'", timeout=WAIT
+    )
+    assert page.get_attribute("#chart-hour", "data-stroke") == "#79aec8"
+    assert page.locator("#chart-minute canvas").count() == 1  # redrawn, not stacked
+    page.screenshot(path=shots / "overview-dark.png", full_page=True)
+    page.click(".theme-toggle")
+    page.wait_for_function(
+        "document.querySelector('#chart-minute').dataset.stroke === '#417690'", timeout=WAIT
+    )
+    # The redrawn charts keep their data and go on refreshing.
+    assert int(page.get_attribute("#chart-minute", "data-total")) > 0
+    assert page.errors == []

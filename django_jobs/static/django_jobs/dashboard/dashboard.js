@@ -4,6 +4,7 @@
   "use strict";
   var PERIOD = 5000;
   var charts = {};
+  var drawn = {};
 
   function css(name, fallback) {
     var value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -44,11 +45,14 @@
     ];
   }
 
+  // series: a function returning the uPlot series, so a theme change can rebuild them
+  // in the new colours; the last data of each chart is kept for that redraw.
   function draw(id, series, data) {
     var el = document.getElementById(id);
     if (!el || typeof uPlot === "undefined") return;
+    var made = series();
     var chart = charts[id];
-    if (chart && chart.series.length !== series.length + 1) {
+    if (chart && chart.series.length !== made.length + 1) {
       chart.destroy();
       chart = null;
     }
@@ -56,31 +60,62 @@
       chart.setData(data);
     } else {
       el.innerHTML = "";
-      charts[id] = new uPlot(options(el, series), data, el);
+      charts[id] = new uPlot(options(el, made), data, el);
     }
+    drawn[id] = { series: series, data: data };
     el.dataset.drawn = "true";
+    el.dataset.stroke = made[0].stroke;
     el.dataset.points = String(data[0].length);
     el.dataset.total = String(data.slice(1).reduce(function (sum, values) {
       return sum + values.reduce(function (a, b) { return a + (b || 0); }, 0);
     }, 0));
   }
 
+  // The admin's theme switch sets <html data-theme>; "auto" follows the system.
+  // Charts are canvases: they take the new colours only when drawn again.
+  function recolour() {
+    Object.keys(drawn).forEach(function (id) {
+      if (charts[id]) charts[id].destroy();
+      delete charts[id];
+      draw(id, drawn[id].series, drawn[id].data);
+    });
+  }
+
+  function followTheme() {
+    var last = JSON.stringify(palette());
+    function check() {
+      var now = JSON.stringify(palette());
+      if (now !== last) {
+        last = now;
+        recolour();
+      }
+    }
+    new MutationObserver(check).observe(document.documentElement,
+      { attributes: true, attributeFilter: ["data-theme"] });
+    if (window.matchMedia) {
+      var query = window.matchMedia("(prefers-color-scheme: dark)");
+      if (query.addEventListener) query.addEventListener("change", check);
+    }
+  }
+
   function drawOverview(payload) {
     ["minute", "hour"].forEach(function (key) {
       var s = payload[key];
-      draw("chart-" + key, runSeries(), [s.t, s.completed, s.failed]);
+      draw("chart-" + key, runSeries, [s.t, s.completed, s.failed]);
     });
     var depth = payload.depth;
     var names = Object.keys(depth.queues);
-    var colors = palette();
-    var series = names.map(function (name, i) {
-      return { label: name, stroke: colors.queues[i % colors.queues.length], width: 2 };
-    });
+    function depthSeries() {
+      var colors = palette();
+      if (!names.length) return [{ label: "due", stroke: colors.ok, width: 2 }];
+      return names.map(function (name, i) {
+        return { label: name, stroke: colors.queues[i % colors.queues.length], width: 2 };
+      });
+    }
     if (!names.length) {
-      series = [{ label: "due", stroke: colors.ok, width: 2 }];
-      draw("chart-depth", series, [depth.t, depth.t.map(function () { return 0; })]);
+      draw("chart-depth", depthSeries, [depth.t, depth.t.map(function () { return 0; })]);
     } else {
-      draw("chart-depth", series, [depth.t].concat(names.map(function (n) { return depth.queues[n]; })));
+      draw("chart-depth", depthSeries, [depth.t].concat(names.map(function (n) { return depth.queues[n]; })));
     }
   }
 
@@ -104,10 +139,11 @@
       var source = document.getElementById(el.dataset.chartPoints);
       if (!source) return;
       var points = JSON.parse(source.textContent);
-      var colors = palette();
-      draw(el.id, [{ label: "duration (ms)", stroke: colors.ok, fill: colors.ok + "33", width: 2,
-                     points: { show: true, size: 5 } }],
-           [points.map(function (p) { return p[0]; }), points.map(function (p) { return p[1]; })]);
+      draw(el.id, function () {
+        var colors = palette();
+        return [{ label: "duration (ms)", stroke: colors.ok, fill: colors.ok + "33", width: 2,
+                  points: { show: true, size: 5 } }];
+      }, [points.map(function (p) { return p[0]; }), points.map(function (p) { return p[1]; })]);
     });
   }
 
@@ -157,6 +193,7 @@
     }
     refreshCharts();
     drawStatic();
+    followTheme();
     confirmForms();
     selectAll();
     if (document.querySelector(".jd-charts, [hx-trigger~='jd-tick']")) {
