@@ -19,6 +19,7 @@ from django.db import DatabaseError, connections, router
 from django.db.models import Q, QuerySet
 from django.utils.http import urlencode
 
+from ..models import DEAD as DEAD_JOB
 from ..models import Job, JobStatus
 from ..registry import registry
 
@@ -41,10 +42,14 @@ NULLABLE = {"next_run_at", "last_run_at"}
 TRIGRAM_INDEX = "django_jobs_name_trgm_idx"
 # Shorter text has no trigram to look up: it is matched against the start of the name.
 TRIGRAM_MIN = 3
+# A status choice of its own: failed for good (``Job.objects.dead()``).
+DEAD = "dead"
 
 
 class JobFilterForm(forms.Form):
-    status = forms.ChoiceField(required=False, choices=[("", "any status"), *JobStatus.choices])
+    status = forms.ChoiceField(
+        required=False, choices=[("", "any status"), *JobStatus.choices, (DEAD, "dead")]
+    )
     handler = forms.CharField(required=False, max_length=200)
     queue = forms.CharField(required=False, max_length=64)
     since = forms.DateTimeField(
@@ -187,7 +192,9 @@ def substring_search(alias: str | None = None) -> bool:
 
 
 def filter_jobs(queryset: QuerySet[Job], data: dict[str, Any]) -> QuerySet[Job]:
-    if data.get("status"):
+    if data.get("status") == DEAD:
+        queryset = queryset.filter(DEAD_JOB)
+    elif data.get("status"):
         queryset = queryset.filter(status=data["status"])
     if data.get("handler"):
         queryset = queryset.filter(handler=data["handler"])
