@@ -9,15 +9,16 @@ class DjangoJobsConfig(AppConfig):
     def ready(self) -> None:
         from django.utils.module_loading import autodiscover_modules
 
-        from . import autostart, checks  # noqa: F401 - checks registers the system checks
+        from . import autostart, checks  # importing checks registers the system checks
         from .conf import jobs_settings
         from .registry import registry
         from .tasks import discovery
 
-        try:
+        # A HANDLERS entry that cannot be loaded is reported by the system check
+        # (django_jobs.E003), which keeps runjobs from starting; any other error
+        # while loading is not hidden.
+        if not checks.handler_errors():
             registry.load_setting(jobs_settings.HANDLERS)
-        except Exception:
-            pass
         autodiscover_modules("jobs")
         from .webhooks import delivery, events
 

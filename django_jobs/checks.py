@@ -64,7 +64,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
     ]
     errors += _numbers()
     errors += _switches()
-    errors += _handlers()
+    errors += handler_errors()
     errors += _schedules()
     errors += _webhooks()
     return errors
@@ -116,7 +116,8 @@ def _switches() -> list:
     ]
 
 
-def _handlers() -> list:
+def handler_errors() -> list:
+    """What is wrong with ``HANDLERS`` (django_jobs.E003); empty when every entry loads."""
     handlers = jobs_settings.HANDLERS
     if not isinstance(handlers, dict):
         return [

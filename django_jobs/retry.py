@@ -30,10 +30,6 @@ def backoff_delay(
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
-def should_retry(attempt: int, max_attempts: int) -> bool:
-    return attempt < max_attempts
-
-
 def retry_at(
     now: datetime, attempt: int, *, base: float, cap: float, jitter: bool = True
 ) -> datetime:

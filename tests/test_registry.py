@@ -1,6 +1,4 @@
 import pytest
-from django.core.checks import run_checks
-from django.test import override_settings
 
 from django_jobs import create_job_handler, handler
 from django_jobs.exceptions import HandlerAlreadyRegistered, UnknownHandler
@@ -87,36 +85,3 @@ def test_handlers_setting_accepts_callables_and_dotted_paths():
     reg = Registry()
     reg.load_setting({"a": "tests.testapp.jobs.echo", "b": lambda data: data})
     assert reg.names() == ["a", "b"]
-
-
-def _ids(messages):
-    return sorted({m.id for m in messages if m.id.startswith("django_jobs")})
-
-
-def test_checks_pass_by_default():
-    assert _ids(run_checks(tags=["compatibility"])) == []
-
-
-@pytest.mark.parametrize(
-    ("setting", "expected"),
-    [
-        ({"HANDLERS": {"x": "no.such.module.fn"}}, ["django_jobs.E003"]),
-        ({"POLL_INTERVAL": -1}, ["django_jobs.E002"]),
-        ({"CONCURRENCY": "four"}, ["django_jobs.E002"]),
-        ({"TYPO_KEY": 1}, ["django_jobs.W001"]),
-        ({"WORKER_TIMEOUT": 1, "HEARTBEAT_INTERVAL": 2}, ["django_jobs.E005"]),
-        ({"SCHEDULES": {"n": {"handler": "echo", "schedule": "61 * * * *"}}}, ["django_jobs.E004"]),
-        ({"SCHEDULES": {"n": {"handler": "nope", "schedule": "* * * * *"}}}, ["django_jobs.E004"]),
-        ({"SCHEDULES": {"n": "0 * * * *"}}, ["django_jobs.E004"]),
-        ({"AUTO_START": "yes"}, ["django_jobs.E006"]),
-        ({"RUNNER_ENABLED": 0}, ["django_jobs.E006"]),
-    ],
-)
-def test_checks_catch_bad_settings(setting, expected):
-    with override_settings(DJANGO_JOBS=setting):
-        assert _ids(run_checks(tags=["compatibility"])) == expected
-
-
-def test_settings_not_a_dict():
-    with override_settings(DJANGO_JOBS=["nope"]):
-        assert _ids(run_checks(tags=["compatibility"])) == ["django_jobs.E001"]
