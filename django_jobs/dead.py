@@ -27,6 +27,7 @@ from datetime import datetime
 from django.db.models import Q
 from django.utils import timezone
 
+from . import signals
 from .exceptions import InvalidJob
 from .models import Job, JobQuerySet
 from .validation import check_storable
@@ -122,3 +123,16 @@ def _pk(job: Job | int) -> int:
     if isinstance(job, bool) or not isinstance(job, int):
         raise InvalidJob("ids", f"job ids are whole numbers, got {job!r}")
     return job
+
+
+def announce(jobs: Iterable[Job]) -> None:
+    """Send ``job_dead`` for each of ``jobs`` that its last transition left dead.
+
+    Called once the transition is written, by the paths that end attempts outside
+    the worker's own completion (a lost worker, a refused start, a shutdown).
+    """
+    for job in jobs:
+        if job.is_dead:
+            signals.job_dead.send_robust(
+                sender=Job, job=job, attempt=job.attempts, error=job.last_error
+            )

@@ -225,6 +225,11 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         return self.status in FINISHED
 
+    @property
+    def is_dead(self) -> bool:
+        """``DEAD`` for a job in memory: a one-time job that failed for good."""
+        return self.status == JobStatus.FAILED and not self.schedule
+
     def get_schedule(self):  # -> Schedule
         from .schedules import parse_schedule
 

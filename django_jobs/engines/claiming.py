@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import connections, transaction
 
-from .. import faults
+from .. import dead, faults
 from ..conf import jobs_settings
 from ..models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
 from . import for_alias, rows
@@ -96,6 +96,7 @@ def _refuse(job: Job, exc: Exception, now: datetime, using: str) -> None:
         job.data = None
         with transaction.atomic(using=using):
             engine.update_rows(Job, [job], [*TRANSITION_FIELDS, "data"], fence=pending)
+    dead.announce([job])
 
 
 def insert_history(jobs: list[Job], using: str) -> None:

@@ -216,7 +216,7 @@ def _send_signals(applied: list[Finished]) -> None:
                     error=outcome.error,
                     will_retry=item.will_retry,
                 )
-                if job.status == JobStatus.FAILED:  # no retries left, not recurring
+                if job.is_dead:  # no retries left, not recurring
                     signals.job_dead.send_robust(
                         sender=Job, job=job, attempt=attempt_no, error=outcome.error
                     )
