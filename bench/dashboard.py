@@ -1,14 +1,18 @@
 """Time every dashboard page (and the metrics endpoint) at a million jobs and history rows.
 
     .venv/bin/python bench/dashboard.py [--jobs 1000000] [--history 1000000] [--repeat 5]
+        [--db postgresql|mysql|sqlite]
 
-Makes a fresh PostgreSQL database ``bench_dashboard`` (``BENCH_PGHOST``,
-``BENCH_PGPORT``, ``BENCH_PGUSER``; default postgres@127.0.0.1:5432), fills it
-with ``generate_series``, renders each page through Django's test client as a
+Makes a fresh database ``bench_dashboard`` (PostgreSQL: ``BENCH_PGHOST``,
+``BENCH_PGPORT``, ``BENCH_PGUSER``, default postgres@127.0.0.1:5432; MariaDB or
+MySQL: ``BENCH_MYSQL``, default root@127.0.0.1:3306; SQLite: a file in the
+temporary folder), fills it (``generate_series`` on PostgreSQL, the same rows
+in batches elsewhere), renders each page through Django's test client as a
 superuser and prints the median and the slowest of ``--repeat`` renders. It
-also prints what the run-minute roll-up costs the first time and what the
-same 7-day chart costs read straight from the history's finish-time index.
-It prints figures only; it asserts nothing about them.
+also prints what rolling up the history costs, all at once and a step at a
+time as the dashboard does it, and what the same 7-day chart costs read
+straight from the history's finish-time index. It prints figures only; it
+asserts nothing about them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -27,7 +32,9 @@ PG = (
     os.environ.get("BENCH_PGHOST", "127.0.0.1"),
     os.environ.get("BENCH_PGPORT", "5432"),
 )
+MYSQL = os.environ.get("BENCH_MYSQL", "root:@127.0.0.1:3306")
 DB = "bench_dashboard"
+ERRORS = ["ValueError", "KeyError", "TimeoutError"]
 
 JOBS_SQL = """
 INSERT INTO django_jobs_job (name, handler, data, schedule, timezone, key, status, queue,
@@ -66,15 +73,111 @@ FROM (SELECT g, now() - interval '7 days' * random() AS at, (5 + 2000 * random()
 """
 
 
-def make_database() -> None:
+def make_database(db: str) -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    os.environ["DATABASE_URL"] = database_url(db)
+    if db == "sqlite":
+        Path(database_url(db).removeprefix("sqlite:///")).unlink(missing_ok=True)
+        return
+    if db == "mysql":
+        import MySQLdb
+
+        credentials, _, address = MYSQL.partition("@")
+        user, _, password = credentials.partition(":")
+        host, _, port = address.partition(":")
+        conn = MySQLdb.connect(host=host, port=int(port or 3306), user=user, password=password)
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
+        conn.cursor().execute(f"CREATE DATABASE {DB} CHARACTER SET utf8mb4")
+        conn.close()
+        return
     import psycopg
 
     user, host, port = PG
     with psycopg.connect(f"postgresql://{user}@{host}:{port}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{DB}"')
-    os.environ["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{DB}"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+
+
+def database_url(db: str) -> str:
+    if db == "sqlite":
+        import tempfile
+
+        return f"sqlite:///{tempfile.gettempdir()}/{DB}.sqlite3"
+    if db == "mysql":
+        return f"mysql://{MYSQL}/{DB}"
+    user, host, port = PG
+    return f"postgres://{user}@{host}:{port}/{DB}"
+
+
+def seed_in_batches(jobs: int, history: int, recurring: int = 200) -> None:
+    """The rows JOBS_SQL and HISTORY_SQL write, for databases without generate_series."""
+    import random
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from django_jobs.models import Job, JobHistory
+
+    rng = random.Random(14)
+    now = timezone.now()
+    batch = 5000
+    for start in range(1, jobs + 1, batch):
+        rows = []
+        for g in range(start, min(jobs, start + batch - 1) + 1):
+            is_recurring, bucket = g <= recurring, g % 100
+            status = (
+                "pending"
+                if is_recurring
+                else "completed"
+                if bucket < 90
+                else "failed"
+                if bucket < 95
+                else "pending"
+                if bucket < 99
+                else "cancelled"
+            )
+            due = is_recurring or 95 <= bucket <= 98
+            rows.append(
+                Job(
+                    name=f"job {g}",
+                    handler=f"handler_{g % 10}",
+                    data={"n": g},
+                    schedule="5m" if is_recurring else "",
+                    key=f"recurring-{g}" if is_recurring else None,
+                    status=status,
+                    queue=["default", "mail", "reports"][g % 3],
+                    next_run_at=now + ((g % 2) * 2 - 1) * timedelta(hours=rng.random())
+                    if due
+                    else None,
+                    last_run_at=now - timedelta(minutes=g % 10000),
+                    last_error=f"{ERRORS[g % 3]}: bad input {g}" if 90 <= bucket <= 94 else "",
+                    created_at=now - timedelta(days=7) * (1 - g / jobs),
+                )
+            )
+        with transaction.atomic():
+            Job.objects.bulk_create(rows)
+    first = Job.objects.order_by("id").values_list("id", flat=True).first()
+    for start in range(1, history + 1, batch):
+        rows = []
+        for g in range(start, min(history, start + batch - 1) + 1):
+            at = now - timedelta(days=7) * rng.random()
+            ms = int(5 + 2000 * rng.random() ** 3)
+            ok = g % 100 < 93
+            rows.append(
+                JobHistory(
+                    job_id=first + g % jobs,
+                    status="completed" if ok else "failed",
+                    worker="bench-worker",
+                    started_at=at,
+                    completed_at=at + timedelta(milliseconds=ms),
+                    error="" if ok else f"{ERRORS[g % 3]}: bad input {g}",
+                    result={"ok": g} if ok else None,
+                    duration=ms,
+                )
+            )
+        with transaction.atomic():
+            JobHistory.objects.bulk_create(rows)
 
 
 def seed(jobs: int, history: int) -> None:
@@ -87,13 +190,22 @@ def seed(jobs: int, history: int) -> None:
     call_command("migrate", verbosity=0)
     started = time.perf_counter()
     params = {"jobs": jobs, "history": history, "recurring": 200}
-    with connection.cursor() as cursor:
-        cursor.execute(JOBS_SQL, params)
-        cursor.execute("SELECT min(id) FROM django_jobs_job")
-        params["first"] = cursor.fetchone()[0]
-        cursor.execute(HISTORY_SQL, params)
-        # Autovacuum keeps a live table's statistics and visibility map; do its work now.
-        cursor.execute("VACUUM ANALYZE")
+    if connection.vendor != "postgresql":
+        seed_in_batches(jobs, history)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "ANALYZE"
+                if connection.vendor == "sqlite"
+                else "ANALYZE TABLE django_jobs_job, django_jobs_jobhistory"
+            )
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(JOBS_SQL, params)
+            cursor.execute("SELECT min(id) FROM django_jobs_job")
+            params["first"] = cursor.fetchone()[0]
+            cursor.execute(HISTORY_SQL, params)
+            # Autovacuum keeps a live table's statistics and visibility map; do its work now.
+            cursor.execute("VACUUM ANALYZE")
     for i in range(4):
         Worker.objects.create(name=f"bench-{i}", hostname="bench", pid=1000 + i, concurrency=10)
     Worker.objects.filter(name="bench-3").update(last_heartbeat=timezone.now().replace(year=2020))
@@ -120,15 +232,36 @@ def compare_rollup() -> None:
     from django.db.models.functions import TruncHour
     from django.utils import timezone
 
-    from django_jobs.dashboard import rollup
-    from django_jobs.models import JobHistory, RunHour
+    from django_jobs.dashboard import listing, rollup
+    from django_jobs.models import FailureHour, JobHistory, RollupRange, RunHour
+
+    mode = "any part of the name" if listing.substring_search() else "the start of the name"
+    print(f"text search matches {mode}")
 
     now = timezone.now()
-    RunHour.objects.all().delete()
+
+    def forget() -> None:
+        RunHour.objects.all().delete()
+        FailureHour.objects.all().delete()
+        RollupRange.objects.all().delete()
+
+    forget()
     started = time.perf_counter()
-    rows = rollup.refresh(now)
+    rows = rollup.refresh(now, step=24 * 9)
     took = (time.perf_counter() - started) * 1000
-    print(f"first roll-up of 8 days ({rows:,} run-hour rows): {took:,.0f} ms")
+    print(f"rolling up 8 days at once ({rows:,} rows): {took:,.0f} ms")
+    forget()
+    steps = []
+    while not steps or RollupRange.objects.get().start > rollup.hour_floor(
+        rollup.closed_until(now) - rollup.REACH
+    ):
+        started = time.perf_counter()
+        rollup.refresh(now)
+        steps.append((time.perf_counter() - started) * 1000)
+    print(
+        f"rolling up 8 days {rollup.STEP_HOURS} hours a step, as readers and workers do: "
+        f"{len(steps)} steps, median {statistics.median(steps):,.1f} ms, max {max(steps):,.1f} ms"
+    )
 
     def direct() -> None:
         list(
@@ -161,6 +294,9 @@ def pages(repeat: int) -> None:
     client = Client()
     client.force_login(admin)
     job = Job.objects.filter(handler="handler_3").order_by("-id").first()
+    # A page in the middle of the list, reached through its cursor as the "Next page" link does.
+    middle = Job.objects.order_by("-id").values_list("id", flat=True)[Job.objects.count() // 2]
+    ran = Job.objects.filter(pk=middle).values_list("last_run_at", flat=True).get()
     urls = [
         "/dashboard/",
         "/dashboard/cards/",
@@ -169,6 +305,9 @@ def pages(repeat: int) -> None:
         "/dashboard/jobs/?status=failed",
         "/dashboard/jobs/?handler=handler_3&o=-last_run_at",
         "/dashboard/jobs/?q=job+99999",
+        "/dashboard/jobs/?o=name",
+        f"/dashboard/jobs/?after={middle}&page=10000",
+        f"/dashboard/jobs/?o=-last_run_at&after={middle}:{quote(ran.isoformat())}&page=10000",
         f"/dashboard/jobs/{job.pk}/",
         "/dashboard/recurring/",
         "/dashboard/workers/",
@@ -196,20 +335,24 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1_000_000)
     parser.add_argument("--history", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--db", choices=["postgresql", "mysql", "sqlite"], default="postgresql")
     parser.add_argument(
         "--reuse", action="store_true", help="time the pages of the database the last run filled"
     )
     args = parser.parse_args()
     if args.reuse:
-        user, host, port = PG
-        os.environ["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{DB}"
+        os.environ["DATABASE_URL"] = database_url(args.db)
         os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
     else:
-        make_database()
+        make_database(args.db)
     import django
 
     django.setup()
-    if not args.reuse:
+    if args.reuse:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+    else:
         seed(args.jobs, args.history)
     compare_rollup()
     pages(args.repeat)

@@ -214,3 +214,18 @@ def test_run_now_on_a_paused_recurring_job_runs_once_and_stays_paused(admin_clie
     # Through the API too; a job that is not paused is triggered itself.
     steering.resume(job)
     assert steering.trigger(job).pk == job.pk
+
+
+def test_past_the_cap_pages_read_queue_depth_from_the_minute_sample(admin_client, monkeypatch):
+    for queue in ("mail", "mail", "default"):
+        enqueue("noop", queue=queue)
+    live, minute = rollup.current_depths(timezone.now())
+    assert minute is None and {q: n for q, (n, _) in live.items()} == {"mail": 2, "default": 1}
+    monkeypatch.setattr(rollup, "DEPTH_CAP", 2)
+    now = timezone.now()
+    sampled, minute = rollup.current_depths(now)
+    assert minute == rollup.minute_floor(now)
+    assert {q: n for q, (n, _) in sampled.items()} == {"mail": 2, "default": 1}
+    assert all(age >= 0 for _, age in sampled.values())
+    rows = {row.name: row.depth for row in admin_client.get(url("queues")).context["rows"]}
+    assert rows["mail"] == 2

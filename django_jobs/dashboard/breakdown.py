@@ -42,10 +42,17 @@ class GroupRow:
         return self.runs.quantile(0.95)
 
 
+def window_start(span: timedelta, now: datetime) -> datetime:
+    """Where a window of ``span`` before ``now`` starts: a day or more starts at the top of
+    an hour, so its first hour comes whole from the roll-up instead of from the history."""
+    return rollup.hour_floor(now - span) if span >= timedelta(days=1) else now - span
+
+
 def per_group(by: str, span: timedelta, now: datetime) -> list[GroupRow]:
     """Runs, success rate, median and p95 duration and throughput per handler or queue."""
-    minutes = span.total_seconds() / 60
-    groups = rollup.grouped(now - span, now, by)
+    start = window_start(span, now)
+    minutes = (now - start).total_seconds() / 60
+    groups = rollup.grouped(start, now, by)
     return [
         GroupRow(name, runs, runs.total / minutes)
         for name, runs in sorted(groups.items(), key=lambda item: (-item[1].total, item[0]))
@@ -55,7 +62,8 @@ def per_group(by: str, span: timedelta, now: datetime) -> list[GroupRow]:
 def queue_rows(span: timedelta, now: datetime) -> list[GroupRow]:
     """``per_group("queue")`` plus each queue's depth and the age of its oldest due job."""
     rows = {row.name: row for row in per_group("queue", span, now)}
-    for queue, (depth, age) in rollup.queue_depths(now).items():
+    depths, _ = rollup.current_depths(now)
+    for queue, (depth, age) in depths.items():
         row = rows.setdefault(queue, GroupRow(queue, rollup.Runs(), 0.0))
         row.depth, row.oldest_due_seconds = depth, age
     for row in rows.values():
@@ -117,7 +125,7 @@ class FailureGroup:
 
 
 # The failures page counts the jobs a group can retry among this many newest failed jobs.
-RETRYABLE_SCAN = 10_000
+RETRYABLE_SCAN = 5_000
 KIND_LENGTH = 200  # FailureHour.error_type
 
 

@@ -86,7 +86,7 @@ def _queues(now: Any) -> Iterator[Any]:
         "How long the oldest due job of each queue has waited.",
         labels=["queue"],
     )
-    for queue, (n, age) in sorted(rollup.queue_depths(now).items()):
+    for queue, (n, age) in sorted(rollup.current_depths(now)[0].items()):
         depth.add_metric([queue], n)
         oldest.add_metric([queue], age)
     yield depth

@@ -19,6 +19,8 @@ from . import rollup
 
 logger = logging.getLogger("django_jobs.dashboard")
 
+# A worker is not waiting for a page: it may roll up a little more each minute.
+WORKER_STEP_HOURS = 2
 # The last minute this process sampled, per database.
 _sampled: dict[str, datetime] = {}
 
@@ -37,7 +39,7 @@ def sample_queue_depth(now: datetime | None = None) -> bool:
     _sampled[alias] = minute
     try:
         rollup.sample_queues(now)
-        rollup.refresh(now)
+        rollup.refresh(now, step=WORKER_STEP_HOURS)
     except DatabaseError as exc:
         logger.debug("queue depth not sampled: %s", exc)
         _sampled.pop(alias, None)

@@ -179,5 +179,6 @@ def queues(request: HttpRequest) -> HttpResponse:
 @requires("view")
 def failures(request: HttpRequest) -> HttpResponse:
     key, span = window_of(request)
-    groups = breakdown.failure_groups(timezone.now() - span)
+    now = timezone.now()
+    groups = breakdown.failure_groups(breakdown.window_start(span, now), now=now)
     return render(request, "failures.html", "failures", groups=groups, window=key, windows=WINDOWS)
