@@ -7,7 +7,7 @@ Creates the database ``bench_flat`` (dropped at the end unless ``--keep``),
 migrates django_jobs there and measures, in one process:
 
 1. empty tables: ``enqueue_many`` N due no-op jobs, ``VACUUM ANALYZE``, drain
-   them with one in-process ``Worker(concurrency=10, listen=False).run_once()``;
+   them with one in-process ``WorkerLoop(concurrency=10, listen=False).run_once()``;
 2. the same with 1,000,000 finished jobs, 1,000,000 history rows and 100,000
    pending jobs due tomorrow, written with ``INSERT ... SELECT generate_series``;
 3. ``prune()`` of old finished rows, alone and while a worker drains;
@@ -313,9 +313,9 @@ def delete_range(first: int, last: int) -> None:
 def drain_once(n: int, first: int, last: int, using: str = "default") -> dict:
     from django.db import connections
 
-    from django_jobs.worker import Worker
+    from django_jobs.worker import WorkerLoop
 
-    class Probe(Worker):
+    class Probe(WorkerLoop):
         """Reads, before it closes its connection, how PostgreSQL planned its statements."""
 
         plans: list = []
@@ -591,7 +591,7 @@ def main() -> None:
     retried("migrate", lambda: call_command("migrate", "django_jobs", verbosity=0))
     close_django()
     try:
-        print(f"\n== empty tables: {args.jobs:,} due no-op jobs, Worker(concurrency=10)")
+        print(f"\n== empty tables: {args.jobs:,} due no-op jobs, WorkerLoop(concurrency=10)")
         empty = drain("empty", args.jobs, args.repeat)
 
         print("\n== empty tables, worker statements prepared (OPTIONS prepare_threshold=5)")
@@ -605,7 +605,7 @@ def main() -> None:
         fill(args.finished, args.future)
         print(f"  fill total {time.perf_counter() - start:.1f} s")
 
-        print(f"\n== big tables: {args.jobs:,} due no-op jobs, Worker(concurrency=10)")
+        print(f"\n== big tables: {args.jobs:,} due no-op jobs, WorkerLoop(concurrency=10)")
         big = drain("big", args.jobs, args.repeat)
 
         print("\n== big tables, worker statements prepared (OPTIONS prepare_threshold=5)")

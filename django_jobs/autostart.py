@@ -1,6 +1,6 @@
 """``AUTO_START``: a worker thread inside each process that serves the site.
 
-The thread runs the same ``Worker`` loop as ``runjobs`` (claims, leases and
+The thread runs the same ``WorkerLoop`` as ``runjobs`` (claims, leases and
 heartbeats, retries, history), so any number of web processes and ``runjobs``
 processes share the queue safely: the database coordinates them.
 
@@ -44,7 +44,7 @@ RETRY_MAX = 30.0
 
 
 class InProcessWorker:
-    """A ``Worker`` run in a daemon thread, stopped cleanly when the process exits."""
+    """A ``WorkerLoop`` run in a daemon thread, stopped cleanly when the process exits."""
 
     def __init__(self, grace: float | None = None) -> None:
         self.pid = os.getpid()
@@ -95,8 +95,8 @@ class InProcessWorker:
 
     def _run_worker(self) -> None:
         from .creating import sync_declared
-        from .executors import DaemonThreadPool
         from .runner import new_worker
+        from .worker.executors import DaemonThreadPool
 
         sync_declared()
         pool = DaemonThreadPool(int(jobs_settings.CONCURRENCY))

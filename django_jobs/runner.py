@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .status import RunnerStatus
-    from .worker import Worker
+    from .worker import WorkerLoop
 
 __all__ = ["is_running", "start", "status", "stop"]
 
@@ -52,8 +52,8 @@ def status() -> RunnerStatus:
     return runner_status()
 
 
-def new_worker(**options: Any) -> Worker:
+def new_worker(**options: Any) -> WorkerLoop:
     """The worker loop ``runjobs`` runs, for the in-process thread and the test helper."""
-    from .worker import Worker
+    from .worker import WorkerLoop
 
-    return Worker(**options)
+    return WorkerLoop(**options)

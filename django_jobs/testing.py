@@ -35,8 +35,8 @@ def run_jobs(
     A failed attempt is retried only once its retry is due: call again with a
     later ``now`` to run it. Jobs they enqueue that are due run in the same call.
     """
-    from .executors import InlineExecutor
     from .runner import new_worker
+    from .worker.executors import InlineExecutor
 
     worker = new_worker(queues=queues, pool=InlineExecutor(), listen=False, using=using)
     return worker.run_once(now)

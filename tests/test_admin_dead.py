@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from django_jobs import enqueue
 from django_jobs.models import Job, JobHistory, JobStatus
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 from .test_admin import messages_of
 from .test_admin_permissions import staff_client
@@ -54,7 +54,7 @@ def test_requeue_action_requeues_dead_jobs_and_reports_the_rest(admin_client):
 
 def test_purge_action_asks_first_then_deletes_dead_jobs_and_history(admin_client):
     job = enqueue("fail", max_attempts=1)
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     completed = Job.objects.create(name="c", handler="echo", status=JobStatus.COMPLETED)
     dead = Job.objects.get(pk=job.pk)
     page = act(admin_client, "purge_dead_jobs", [dead, completed])

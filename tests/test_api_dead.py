@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from django_jobs import enqueue
 from django_jobs.models import Job, JobHistory, JobStatus
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 from .test_dead import dead_job
 
@@ -35,7 +35,7 @@ def test_a_real_death_is_listed_with_its_whole_history(api):
     job = enqueue("fail", {"n": 1}, max_attempts=2, name="doomed")
     for _ in range(2):
         Job.objects.filter(pk=job.pk, status="pending").update(next_run_at=timezone.now())
-        Worker(listen=False).run_once()
+        WorkerLoop(listen=False).run_once()
     (item,) = api.get("/api/jobs/dead?error_type=RuntimeError").json()["results"]
     assert item["id"] == job.pk and item["attempts"] == 2
     runs = api.get(item["history_url"]).json()["results"]
@@ -106,7 +106,7 @@ def test_requeue_all_matching_and_held_keys(api):
 
 def test_purge_says_how_many_and_deletes_history(api):
     job = enqueue("fail", max_attempts=1)
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     kept = dead_job(handler="add")
     response = api.post("/api/jobs/dead/purge", {"all": True, "handler": "fail"}, format="json")
     assert response.status_code == 200

@@ -12,13 +12,13 @@ from django.utils import timezone
 
 from django_jobs import enqueue, schedule
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(now=None, **kwargs):
-    return Worker(listen=False, **kwargs).run_once(now=now)
+    return WorkerLoop(listen=False, **kwargs).run_once(now=now)
 
 
 def write_raw(job, column, value):

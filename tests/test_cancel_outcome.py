@@ -13,9 +13,9 @@ from django.utils import timezone
 from django_jobs import enqueue, schedule, signals
 from django_jobs.engines import claiming
 from django_jobs.engines.completion import Finished, finish
-from django_jobs.execution import Outcome
 from django_jobs.models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus
 from django_jobs.models import Worker as WorkerRow
+from django_jobs.outcomes import Outcome
 from django_jobs.steering import cancel
 
 pytestmark = pytest.mark.django_db(transaction=True)

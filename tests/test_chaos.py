@@ -18,7 +18,7 @@ from django.conf import settings
 
 from django_jobs import enqueue_many, schedule
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
-from django_jobs.worker import PREFETCH_ROUNDS
+from django_jobs.worker.slots import PREFETCH_ROUNDS
 
 pytestmark = [
     pytest.mark.chaos,

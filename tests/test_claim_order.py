@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from django_jobs import enqueue, liveness
+from django_jobs import enqueue
 from django_jobs.engines import claiming
 from django_jobs.models import Job
+from django_jobs.worker import liveness
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

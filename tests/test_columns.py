@@ -7,7 +7,7 @@ from django.utils import timezone
 from django_jobs import enqueue
 from django_jobs.engines import rows as columns
 from django_jobs.models import Job, JobHistory, RunStatus
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -50,7 +50,7 @@ def test_init_listeners_see_every_instance_the_worker_builds():
     post_init.connect(listen, sender=Job)
     post_init.connect(listen, sender=JobHistory)
     try:
-        Worker(concurrency=1).run_once()
+        WorkerLoop(concurrency=1).run_once()
     finally:
         post_init.disconnect(listen, sender=Job)
         post_init.disconnect(listen, sender=JobHistory)

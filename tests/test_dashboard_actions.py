@@ -12,7 +12,7 @@ from django_jobs import enqueue, runner, schedule, steering
 from django_jobs.dashboard import actions
 from django_jobs.exceptions import JobStateError
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db
 
@@ -219,14 +219,14 @@ def test_a_paused_recurring_job_keeps_its_schedule_and_fires_nothing():
     steering.pause(job)
     paused = Job.objects.get(pk=job.pk)
     assert paused.paused and paused.schedule == "1m" and paused.status == JobStatus.PENDING
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     assert not JobHistory.objects.filter(job=job).exists()
     assert Job.objects.due().filter(pk=job.pk).count() == 0
     resumed = steering.resume(job)
     assert not resumed.paused
     assert resumed.next_run_at > timezone.now()  # the missed slot is skipped
     Job.objects.filter(pk=job.pk).update(next_run_at=timezone.now())
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     assert JobHistory.objects.filter(job=job, status=RunStatus.COMPLETED).count() == 1
 
 

@@ -10,7 +10,7 @@ from django_jobs import enqueue, schedule
 from django_jobs.dashboard import figures, rollup
 from django_jobs.models import Job, JobHistory, JobStatus, QueueSample, RunHour, RunStatus
 from django_jobs.models import Worker as WorkerRow
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,7 +22,7 @@ def url(name, *args):
 
 
 def run(now=None):
-    return Worker(listen=False).run_once(now=now)
+    return WorkerLoop(listen=False).run_once(now=now)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from django_jobs.models import (
     RunHour,
     RunStatus,
 )
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -169,7 +169,7 @@ def test_failures_come_from_the_roll_up_once_the_history_is_pruned(admin_client)
 def test_failure_groups_count_what_they_can_retry(admin_client, monkeypatch):
     for i in range(4):
         enqueue("fail", {"i": i}, max_attempts=1)
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     groups = breakdown.failure_groups(timezone.now() - timedelta(hours=1))
     assert (groups[0].retryable, groups[0].more) == (4, False)
     monkeypatch.setattr(breakdown, "RETRYABLE_SCAN", 2)
@@ -185,7 +185,7 @@ def test_workers_sample_queue_depth_while_nobody_watches():
     enqueue("noop", queue="mail", run_at=timezone.now() + timedelta(days=1))  # not due
     job = schedule("every minute", "noop", "1m")  # due in a minute: not counted yet
     assert not QueueSample.objects.exists()
-    worker = Worker(listen=False, queues=["other"])  # runs nothing here; its heartbeat samples
+    worker = WorkerLoop(listen=False, queues=["other"])  # runs nothing here; its heartbeat samples
     worker.run_once()
     samples = {s.queue: s.depth for s in QueueSample.objects.all()}
     assert samples == {"mail": 1}
@@ -203,7 +203,7 @@ def test_run_now_on_a_paused_recurring_job_runs_once_and_stays_paused(admin_clie
     paused = Job.objects.get(pk=job.pk)
     response = admin_client.post(url("job-action", job.pk, "run"), follow=True)
     assert "1 job queued" in response.content.decode()
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     after = Job.objects.get(pk=job.pk)
     assert after.paused and after.status == JobStatus.PENDING
     assert after.next_run_at == paused.next_run_at  # its slot is kept

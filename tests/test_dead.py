@@ -13,7 +13,7 @@ from django_jobs.dead import DeadSelection, error_type_of, select
 from django_jobs.exceptions import InvalidJob
 from django_jobs.models import Job, JobHistory, JobStatus
 from django_jobs.steering import purge_dead, requeue_dead
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,7 +37,7 @@ def test_a_one_time_job_out_of_attempts_is_dead_with_its_error_type():
     job = enqueue("fail", {"n": 1}, max_attempts=1)
     recurring = schedule("every", "fail", "1h")
     Job.objects.filter(pk=recurring.pk).update(next_run_at=timezone.now())
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     assert list(Job.objects.dead()) == [Job.objects.get(pk=job.pk)]
     dead = Job.objects.get(pk=job.pk)
     assert error_type_of(dead.last_error) == "RuntimeError"
@@ -129,13 +129,13 @@ def test_requeue_in_small_batches_requeues_every_one():
 def test_a_requeued_job_runs_again_and_can_succeed():
     job = dead_job(handler="echo")
     django_jobs.requeue_dead([job])
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     assert Job.objects.get(pk=job.pk).status == JobStatus.COMPLETED
 
 
 def test_purge_deletes_dead_jobs_and_their_history_and_says_how_many():
     job = enqueue("fail", max_attempts=1)
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     kept = dead_job(handler="add")
     completed = Job.objects.create(name="c", handler="echo", status=JobStatus.COMPLETED)
     assert JobHistory.objects.filter(job_id=job.pk).exists()

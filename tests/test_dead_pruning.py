@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_jobs import enqueue
 from django_jobs.models import Job, JobHistory, JobStatus
 from django_jobs.pruning import Pruned, prune, prune_configured
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,7 +25,7 @@ def _died(job, days):
 
 def _run(handler, **kwargs):
     job = enqueue(handler, max_attempts=1, **kwargs)
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     return Job.objects.get(pk=job.pk)
 
 

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from django_jobs import enqueue, schedule, signals
 from django_jobs.models import Job, JobStatus
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,23 +25,23 @@ def deaths():
 
 def test_a_job_out_of_attempts_dies_once(deaths):
     job = enqueue("fail", {"n": 1}, max_attempts=2)
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     assert deaths == []
     Job.objects.filter(pk=job.pk).update(next_run_at=timezone.now())
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     assert deaths == [(job.pk, 2, "RuntimeError: boom: {'n': 1}", JobStatus.FAILED)]
 
 
 def test_a_job_the_database_refuses_to_start_dies(deaths):
     done = enqueue("noop", max_attempts=1)
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     table = connection.ops.quote_name(Job._meta.db_table)
     with connection.cursor() as cursor:  # back to pending by hand: its slot's run exists
         cursor.execute(
             f"UPDATE {table} SET status = %s, next_run_at = %s, attempts = 0 WHERE id = %s",
             [JobStatus.PENDING, timezone.now(), done.pk],
         )
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     assert [(pk, status) for pk, _, _, status in deaths] == [(done.pk, JobStatus.FAILED)]
     assert deaths[0][2].startswith("the database refused to start this job")
     assert Job.objects.dead().filter(pk=done.pk).exists()
@@ -50,7 +50,7 @@ def test_a_job_the_database_refuses_to_start_dies(deaths):
 def test_a_recurring_job_never_dies(deaths):
     job = schedule("every", "noop", "1h")
     Job.objects.filter(pk=job.pk).update(schedule="not a schedule", next_run_at=timezone.now())
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     assert Job.objects.get(pk=job.pk).status == JobStatus.FAILED
     assert not Job.objects.dead().exists()
     assert deaths == []

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from django_jobs import enqueue
 from django_jobs.models import Job, JobHistory, JobStatus
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,7 +83,7 @@ _counter = itertools.count()
 
 
 def _run_within(seconds):
-    worker = Worker(listen=False, concurrency=4, batch_size=8)
+    worker = WorkerLoop(listen=False, concurrency=4, batch_size=8)
     errors = []
 
     def target():

@@ -10,7 +10,7 @@ from django.test import override_settings
 from django_jobs import enqueue, enqueue_many
 from django_jobs.engines import notify
 from django_jobs.models import Job, JobStatus
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -22,7 +22,7 @@ LONG_POLL = 60.0  # far longer than any wait below: only a notification can wake
 
 @pytest.fixture
 def idle_worker():
-    worker = Worker(poll_interval=LONG_POLL, listen=True)
+    worker = WorkerLoop(poll_interval=LONG_POLL, listen=True)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     _wait(lambda: worker._listener is not None and worker._listener.listening.is_set())
@@ -66,7 +66,7 @@ def test_bulk_enqueue_wakes_the_worker(idle_worker):
 def test_notifications_can_be_turned_off():
     with override_settings(DJANGO_JOBS={"NOTIFY": False}):
         assert not notify.enabled()
-        worker = Worker(poll_interval=LONG_POLL, listen=True)
+        worker = WorkerLoop(poll_interval=LONG_POLL, listen=True)
         worker.start()
         try:
             assert worker._listener is None

@@ -14,16 +14,16 @@ from django.db import OperationalError, connection
 
 from django_jobs import enqueue, enqueue_many
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_worker_that_cannot_write_its_heartbeat_stops_claiming(monkeypatch):
-    from django_jobs import liveness
+    from django_jobs.worker import liveness
 
     job = enqueue("noop")
-    worker = Worker(listen=False)
+    worker = WorkerLoop(listen=False)
     worker.start()
     try:
 
@@ -32,13 +32,13 @@ def test_a_worker_that_cannot_write_its_heartbeat_stops_claiming(monkeypatch):
 
         with monkeypatch.context() as patched:
             patched.setattr(liveness, "heartbeat", cannot_write)
-            worker._next_tick = 0.0
+            worker.upkeep.next_round = 0.0
             assert worker.loop() == 0
-            assert not worker._healthy
+            assert not worker.guard.healthy
             assert Job.objects.get(pk=job.pk).status == JobStatus.PENDING
-        worker._next_tick = 0.0
+        worker.upkeep.next_round = 0.0
         assert worker.loop() == 1  # healthy again as soon as the heartbeat is written
-        assert worker._healthy
+        assert worker.guard.healthy
     finally:
         worker.shutdown(grace=None)
     assert Job.objects.get(pk=job.pk).status == JobStatus.COMPLETED
@@ -128,15 +128,15 @@ def _assert_reruns_are_visible_attempts(runs):
 def test_a_claim_committed_while_the_connection_dropped_is_not_stranded():
     """The worker never heard its claim commit; once reconnected it fails and retries it."""
     job = enqueue("noop", max_attempts=3)
-    worker = Worker(listen=False)
+    worker = WorkerLoop(listen=False)
     worker.start()
     try:
         Job.objects.filter(pk=job.pk).update(status="running", worker=worker.row, attempts=1)
         JobHistory.objects.create(
             job=job, status="running", attempt=1, scheduled_for=job.scheduled_for
         )
-        worker._lost_connection = True  # as after a database error
-        worker._next_tick = 0.0
+        worker.guard.lost_connection = True  # as after a database error
+        worker.upkeep.next_round = 0.0
         worker.loop()
     finally:
         worker.shutdown(grace=None)

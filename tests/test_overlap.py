@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 
 from django_jobs import schedule
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,7 +15,7 @@ LONG = {"seconds": 30, "cooperative": True}
 
 
 def start_worker():
-    worker = Worker(listen=False, concurrency=4)
+    worker = WorkerLoop(listen=False, concurrency=4)
     worker.start()
     return worker
 
@@ -46,7 +46,7 @@ def test_with_overlap_each_slot_gets_its_own_run_while_earlier_ones_go_on():
         runs = list(Job.objects.filter(key__startswith=f"run:{job.pk}:").order_by("id"))
         assert [run.scheduled_for for run in runs] == [first, second]
         assert all(run.status == JobStatus.RUNNING and not run.schedule for run in runs)
-        for entry in worker._inflight.values():
+        for entry in worker.slots:
             entry.ctx._cancel.set()  # the sleep handler returns early when told
     finally:
         worker.shutdown(grace=None)
@@ -58,10 +58,10 @@ def test_with_overlap_each_slot_gets_its_own_run_while_earlier_ones_go_on():
 def test_overlapping_run_is_retried_as_its_own_job():
     job = schedule("flaky-overlap", "fail", "10s", allow_overlap=True, max_attempts=2)
     slot = job.next_run_at
-    Worker(listen=False).run_once(now=slot)
+    WorkerLoop(listen=False).run_once(now=slot)
     (run,) = Job.objects.filter(key__startswith=f"run:{job.pk}:")
     assert run.status == JobStatus.PENDING and run.attempts == 1
-    Worker(listen=False).run_once(now=run.next_run_at)
+    WorkerLoop(listen=False).run_once(now=run.next_run_at)
     run.refresh_from_db()
     assert run.status == JobStatus.FAILED
     rows = JobHistory.objects.filter(job=run).order_by("attempt")
@@ -74,7 +74,7 @@ def test_overlapping_run_is_retried_as_its_own_job():
 def test_one_run_per_slot_is_enforced_by_the_database():
     job = schedule("unique-overlap", "noop", "10s", allow_overlap=True)
     slot = job.next_run_at
-    Worker(listen=False).run_once(now=slot)
+    WorkerLoop(listen=False).run_once(now=slot)
     (run,) = Job.objects.filter(key__startswith=f"run:{job.pk}:")
     with pytest.raises(IntegrityError), transaction.atomic():
         Job.objects.create(name="again", handler="noop", key=run.key, next_run_at=slot)
@@ -86,8 +86,8 @@ def test_overlap_with_history_off_still_runs_each_slot_once():
     job = schedule("quiet-overlap", "noop", "10s", allow_overlap=True)
     slot = job.next_run_at
     with override_settings(DJANGO_JOBS={"ENABLE_HISTORY": False}):
-        Worker(listen=False).run_once(now=slot)
-        Worker(listen=False).run_once(now=slot)
+        WorkerLoop(listen=False).run_once(now=slot)
+        WorkerLoop(listen=False).run_once(now=slot)
     (run,) = Job.objects.filter(key__startswith=f"run:{job.pk}:")
     assert run.status == JobStatus.COMPLETED
     assert not JobHistory.objects.exists()

@@ -16,14 +16,15 @@ from django.test import override_settings
 from django.utils import timezone as dj_timezone
 
 from django_jobs import enqueue, schedule
+from django_jobs.claimed import Claimed
 from django_jobs.engines import claiming, cycle
 from django_jobs.engines.completion import finish
-from django_jobs.liveness import recover_lost
 from django_jobs.models import Job, JobHistory
 from django_jobs.models import Worker as WorkerRow
 from django_jobs.outcomes import Finished, Outcome
-from django_jobs.overlap import spawn_runs
 from django_jobs.steering import cancel, retry, trigger
+from django_jobs.worker.liveness import recover_lost
+from django_jobs.worker.overlap import spawn_runs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -194,7 +195,8 @@ def play(story: Story) -> None:
     # Overlap allowed: the slot goes to a child run, the job to its next slot.
     recurring("overlapping", queue="overlapping", allow_overlap=True)
     (job,) = story.claim(a, "overlapping", 1)
-    (child,) = spawn_runs(a, [job], at(1), "default")
+    (run,) = spawn_runs(a, [Claimed(job, job.run_history)], at(1), "default")
+    child = run.job
     story.remember(job, "handed over")
     story.end(a, child, True, 2)
 

@@ -13,13 +13,13 @@ from django.db import connection
 
 from django_jobs import enqueue
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(**kwargs):
-    worker = Worker(listen=False, **kwargs)
+    worker = WorkerLoop(listen=False, **kwargs)
     worker.run_once()
     return worker
 
@@ -45,13 +45,13 @@ def test_base_exception_in_a_child_process_costs_only_its_attempt(handler):
 def test_a_handler_that_kills_its_process_fails_its_attempt_and_is_retried(handler, reason):
     bad = enqueue(handler, max_attempts=2)
     good = [enqueue("uses_db") for _ in range(3)]
-    worker = Worker(listen=False, pool="process", concurrency=1)
+    worker = WorkerLoop(listen=False, pool="process", concurrency=1)
     worker.run_once()
     bad.refresh_from_db()
     assert bad.status == JobStatus.PENDING  # retried per policy
     assert f"ProcessDied: the process running the job {reason}" in bad.last_error
     assert statuses(*good) == [JobStatus.COMPLETED] * 3
-    Worker(listen=False, pool="process", concurrency=1).run_once(now=bad.next_run_at)
+    WorkerLoop(listen=False, pool="process", concurrency=1).run_once(now=bad.next_run_at)
     bad.refresh_from_db()
     assert bad.status == JobStatus.FAILED
     rows = list(JobHistory.objects.filter(job=bad).order_by("attempt"))
@@ -60,7 +60,7 @@ def test_a_handler_that_kills_its_process_fails_its_attempt_and_is_retried(handl
 
 def test_process_timeout_kills_the_child_and_a_fresh_one_runs_the_next_job():
     slow = enqueue("sleep", {"seconds": 60, "cooperative": False}, timeout=0.5, max_attempts=2)
-    worker = Worker(listen=False, pool="process", concurrency=1)
+    worker = WorkerLoop(listen=False, pool="process", concurrency=1)
     worker.start()
     try:
         while not Job.objects.filter(pk=slow.pk, status=JobStatus.RUNNING).exists():
@@ -76,7 +76,7 @@ def test_process_timeout_kills_the_child_and_a_fresh_one_runs_the_next_job():
         while not Job.objects.filter(pk=after.pk, status=JobStatus.COMPLETED).exists():
             worker.loop()
             worker._wake.wait(0.05)
-        assert worker._healthy
+        assert worker.guard.healthy
         assert first_child not in worker._pool.pids()
     finally:
         worker.shutdown(grace=0)
@@ -89,7 +89,7 @@ def test_cancelling_a_job_in_the_process_pool_kills_its_process(wait_for):
     from django_jobs import steering
 
     job = enqueue("sleep", {"seconds": 60, "cooperative": False})
-    worker = Worker(listen=False, pool="process", concurrency=1)
+    worker = WorkerLoop(listen=False, pool="process", concurrency=1)
     worker.start()
     try:
         while not Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).exists():
@@ -150,7 +150,7 @@ def test_process_pool_survives_a_child_killed_from_outside(tmp_path):
     import os
 
     started = tmp_path / "pid"
-    worker = Worker(listen=False, pool="process", concurrency=1)
+    worker = WorkerLoop(listen=False, pool="process", concurrency=1)
     try:
         worker.start()
         warm = enqueue("noop")  # the child is up once it has run a job
@@ -181,7 +181,7 @@ def test_process_pool_survives_a_child_killed_from_outside(tmp_path):
 
 
 def test_stopping_the_process_pool_ends_every_slot_and_child(wait_for):
-    from django_jobs.pool import ProcessPool
+    from django_jobs.worker.pool import ProcessPool
 
     pool = ProcessPool(2)
     wait_for(lambda: len(pool.pids()) == 2, timeout=60)

@@ -6,7 +6,8 @@ import pytest
 
 from django_jobs import enqueue, enqueue_many
 from django_jobs.models import Job, JobStatus
-from django_jobs.worker import PREFETCH_ROUNDS, PREFETCH_STALL_SECONDS, Worker
+from django_jobs.worker import WorkerLoop
+from django_jobs.worker.slots import PREFETCH_ROUNDS, PREFETCH_STALL_SECONDS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -17,7 +18,7 @@ def held() -> int:
     return Job.objects.filter(status=JobStatus.RUNNING).count()
 
 
-def drive(worker: Worker, seconds: float, watch=None) -> None:
+def drive(worker: WorkerLoop, seconds: float, watch=None) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         worker.loop()
@@ -28,14 +29,14 @@ def drive(worker: Worker, seconds: float, watch=None) -> None:
 
 @pytest.fixture
 def worker():
-    worker = Worker(concurrency=CONCURRENCY, batch_size=100, listen=False)
+    worker = WorkerLoop(concurrency=CONCURRENCY, batch_size=100, listen=False)
     worker.start()
     yield worker
     worker.stop()
     worker.shutdown(grace=10)
 
 
-def warm_up(worker: Worker) -> None:
+def warm_up(worker: WorkerLoop) -> None:
     """A few no-op jobs, so the worker knows its jobs are short."""
     enqueue_many([{}] * 4, handler="noop")
     drive(worker, 0.3)

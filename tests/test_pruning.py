@@ -9,14 +9,14 @@ from django.utils import timezone
 from django_jobs import enqueue, schedule
 from django_jobs.models import Job, JobHistory
 from django_jobs.pruning import parse_age, prune
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _finished_jobs(count):
     jobs = [enqueue("noop") for _ in range(count)]
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
     return jobs
 
 
@@ -83,6 +83,6 @@ def test_workers_prune_when_retention_is_set():
     _finished_jobs(3)
     _age(5)
     with override_settings(DJANGO_JOBS={"RETENTION_DAYS": 2}):
-        Worker(listen=False).run_once()
+        WorkerLoop(listen=False).run_once()
     assert not Job.objects.exists()
     assert not JobHistory.objects.exists()

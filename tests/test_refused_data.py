@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from django_jobs import enqueue
 from django_jobs.engines.completion import Finished, finish
-from django_jobs.execution import Outcome
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
-from django_jobs.worker import Worker
+from django_jobs.outcomes import Outcome
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,8 +31,8 @@ def emit(codes, how="return", **options):
 
 
 def run_once_within(seconds=60.0, **kwargs):
-    """``Worker.run_once`` in a thread; fails the test if it has not returned in time."""
-    worker = Worker(listen=False, **kwargs)
+    """``WorkerLoop.run_once`` in a thread; fails the test if it has not returned in time."""
+    worker = WorkerLoop(listen=False, **kwargs)
     errors = []
 
     def target():
@@ -103,7 +103,7 @@ def test_output_is_made_storable_with_a_note_in_history():
 def test_an_outcome_the_database_refuses_fails_only_its_job():
     """The batch is written row by row: one refused value costs one job."""
     jobs = [enqueue("noop") for _ in range(4)]
-    worker = Worker(listen=False)
+    worker = WorkerLoop(listen=False)
     worker.start()
     try:
         claimed = _claim(worker, 4)
@@ -169,7 +169,7 @@ def test_the_hand_edited_row_does_not_stop_claims_within_a_busy_cycle():
     done = enqueue("noop")
     run_once_within()
     first = [enqueue("sleep", {"seconds": 0.2}) for _ in range(3)]
-    worker = Worker(listen=False, concurrency=3, batch_size=3)
+    worker = WorkerLoop(listen=False, concurrency=3, batch_size=3)
     worker.start()
     try:
         while Job.objects.filter(pk__in=[j.pk for j in first], status="pending").exists():
@@ -190,13 +190,13 @@ def test_the_hand_edited_row_does_not_stop_claims_within_a_busy_cycle():
 def test_interrupted_attempts_never_exceed_max_attempts():
     job = enqueue("sleep", {"seconds": 30, "cooperative": False}, max_attempts=1)
     queued = enqueue("noop", max_attempts=1)
-    worker = Worker(listen=False, concurrency=1)
+    worker = WorkerLoop(listen=False, concurrency=1)
     worker.start()
     try:
         while not Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING).exists():
             worker.loop()
         # The one thread is busy: claim the next job too, so it waits unstarted.
-        worker._recent_ms = 1.0
+        worker.slots.recent_ms = 1.0
         while not Job.objects.filter(pk=queued.pk, status=JobStatus.RUNNING).exists():
             worker.loop()
     finally:

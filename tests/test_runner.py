@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from django_jobs import enqueue, runner
 from django_jobs.models import Job, JobStatus, Runner, Worker
-from django_jobs.worker import Worker as JobWorker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +29,10 @@ def test_stop_and_start_switch_every_worker():
     job = enqueue("noop")
     assert runner.stop().running is False
     assert runner.is_running() is False and Runner.objects.get().running is False
-    assert JobWorker(listen=False).run_once() == 0
+    assert WorkerLoop(listen=False).run_once() == 0
     assert Job.objects.get(pk=job.pk).status == JobStatus.PENDING
     assert runner.start().running is True
-    assert JobWorker(listen=False).run_once() == 1
+    assert WorkerLoop(listen=False).run_once() == 1
     assert Job.objects.get(pk=job.pk).status == JobStatus.COMPLETED
 
 
@@ -57,7 +57,7 @@ def test_runner_enabled_is_the_switch_until_somebody_uses_it():
     with override_settings(DJANGO_JOBS={"RUNNER_ENABLED": False}):
         enqueue("noop")
         assert runner.is_running() is False
-        assert JobWorker(listen=False).run_once() == 0
+        assert WorkerLoop(listen=False).run_once() == 0
         runner.start()
         assert runner.is_running() is True
     with override_settings(DJANGO_JOBS={"RUNNER_ENABLED": False}):

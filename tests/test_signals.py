@@ -5,7 +5,7 @@ import pytest
 from django_jobs import enqueue, signals
 from django_jobs.models import Job, JobStatus
 from django_jobs.testing import run_jobs
-from django_jobs.worker import Worker as WorkerLoop
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

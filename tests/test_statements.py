@@ -6,7 +6,7 @@ from django.db import connection
 from django_jobs import enqueue
 from django_jobs.engines.postgresql import fetch_all
 from django_jobs.models import JobHistory
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -30,5 +30,5 @@ def test_jsonb_comes_back_as_its_text(threshold):
 
 def test_a_worker_hands_the_handler_its_data(threshold):
     job = enqueue("echo", {"a": [1, "two"], "b": None})
-    assert Worker(listen=False).run_once() == 1
+    assert WorkerLoop(listen=False).run_once() == 1
     assert JobHistory.objects.get(job=job).result == {"a": [1, "two"], "b": None}

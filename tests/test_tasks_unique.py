@@ -12,7 +12,7 @@ from django_jobs import enqueue
 from django_jobs.exceptions import DuplicateJob, InvalidJob
 from django_jobs.models import Job, JobStatus
 from django_jobs.tasks.compat import InvalidTask, TaskResultStatus, task, task_enqueued
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 from tests.taskapp import tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,7 +31,7 @@ def enqueued_ids():
 
 
 def run():
-    return Worker(listen=False).run_once()
+    return WorkerLoop(listen=False).run_once()
 
 
 def test_a_key_made_of_the_arguments_keeps_one_live_job_per_call(enqueued_ids):

@@ -22,14 +22,14 @@ from django_jobs.tasks.compat import (
     task_finished,
     task_started,
 )
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 from tests.taskapp import tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(now=None, **kwargs):
-    return Worker(listen=False, **kwargs).run_once(now=now)
+    return WorkerLoop(listen=False, **kwargs).run_once(now=now)
 
 
 def later(seconds=60):

@@ -12,7 +12,7 @@ from django_jobs import enqueue
 from django_jobs.models import Job, JobStatus
 from django_jobs.webhooks import transport
 from django_jobs.webhooks.events import DELIVER
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 from .webhook_receiver import Receiver, watch_connects
 
@@ -87,8 +87,8 @@ def test_a_refused_target_fails_the_delivery_job_with_the_reason(receiver):
     endpoint = {"url": receiver.url, "secret": SECRET, "events": ["job.succeeded"]}
     with settings(WEBHOOK_ALLOW_HTTP=True, WEBHOOKS={"main": endpoint}):
         enqueue("noop")
-        Worker(listen=False).run_once()
-        Worker(listen=False).run_once()
+        WorkerLoop(listen=False).run_once()
+        WorkerLoop(listen=False).run_once()
     delivery = Job.objects.get(handler=DELIVER)
     assert delivery.status == JobStatus.PENDING  # retried later, like any failed attempt
     assert "127.0.0.1, a loopback address" in delivery.last_error
@@ -153,8 +153,8 @@ def test_a_hanging_receiver_does_not_hold_back_other_deliveries(receiver):
     try:
         with settings(WEBHOOKS=endpoints, WEBHOOK_TIMEOUT=5.0, **LOCAL):
             enqueue("noop")
-            Worker(listen=False).run_once()
-            Worker(listen=False, concurrency=4).run_once()
+            WorkerLoop(listen=False).run_once()
+            WorkerLoop(listen=False, concurrency=4).run_once()
         (slow_request,) = receiver.requests
         (fast_request,) = fast.requests
         # The fast receiver was answered while the slow one was still sleeping.

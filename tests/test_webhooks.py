@@ -15,7 +15,7 @@ from standardwebhooks.webhooks import Webhook
 from django_jobs import enqueue, schedule, steering
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
 from django_jobs.webhooks.events import DELIVER
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 from .webhook_receiver import Receiver
 
@@ -50,7 +50,7 @@ def hooks(receiver, **endpoint):
 
 
 def run(now=None):
-    return Worker(listen=False).run_once(now=now)
+    return WorkerLoop(listen=False).run_once(now=now)
 
 
 def deliveries():

@@ -9,13 +9,13 @@ from django.utils import timezone
 from django_jobs import enqueue, runner, schedule, steering
 from django_jobs.models import Job, JobHistory, JobStatus, RunStatus
 from django_jobs.models import Worker as WorkerRow
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(now=None, **kwargs):
-    return Worker(listen=False, **kwargs).run_once(now=now)
+    return WorkerLoop(listen=False, **kwargs).run_once(now=now)
 
 
 def test_one_time_job_completes_with_result_in_history():
@@ -227,7 +227,7 @@ def test_jobs_of_a_dead_worker_are_recovered_and_retried():
     )
     Job.objects.filter(pk=job.pk).update(status="running", worker=dead, attempts=1)
     JobHistory.objects.create(job=job, status="running", attempt=1, scheduled_for=job.scheduled_for)
-    from django_jobs.liveness import recover_lost
+    from django_jobs.worker.liveness import recover_lost
 
     assert recover_lost() == 1
     job.refresh_from_db()
@@ -247,7 +247,7 @@ def test_live_worker_jobs_are_not_recovered():
     job = enqueue("noop")
     alive = WorkerRow.objects.create(name="alive", hostname="h", pid=1)
     Job.objects.filter(pk=job.pk).update(status="running", worker=alive, attempts=1)
-    from django_jobs.liveness import recover_lost
+    from django_jobs.worker.liveness import recover_lost
 
     assert recover_lost() == 0
     job.refresh_from_db()
@@ -258,7 +258,7 @@ def test_outcome_of_a_job_taken_away_is_dropped_not_written():
     """A worker thought dead must not overwrite what others did with its job since."""
     from django_jobs.engines import claiming
     from django_jobs.engines.completion import Finished, finish
-    from django_jobs.execution import Outcome
+    from django_jobs.outcomes import Outcome
 
     job = enqueue("noop")
     me = WorkerRow.objects.create(name="me", hostname="h", pid=1)
@@ -294,7 +294,7 @@ def test_per_job_misfire_grace_overrides_setting():
 def test_max_jobs_bounds_what_a_worker_claims():
     for _ in range(5):
         enqueue("noop")
-    worker = Worker(listen=False, max_jobs=2)
+    worker = WorkerLoop(listen=False, max_jobs=2)
     assert worker.run_once() == 2
     assert Job.objects.filter(status="completed").count() == 2
 
@@ -302,7 +302,7 @@ def test_max_jobs_bounds_what_a_worker_claims():
 def _run_in_background(**kwargs):
     import threading
 
-    worker = Worker(listen=False, **kwargs)
+    worker = WorkerLoop(listen=False, **kwargs)
     thread = threading.Thread(target=worker.run_once)
     thread.start()
     return thread

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_jobs import enqueue, schedule
 from django_jobs.dashboard import figures, rollup
 from django_jobs.models import Job, JobHistory, JobStatus, QueueSample, RunStatus
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,7 +19,7 @@ WAIT = 20_000  # ms: polls come every 5 s
 
 
 def run_worker():
-    Worker(listen=False).run_once()
+    WorkerLoop(listen=False).run_once()
 
 
 def past_runs(now):

@@ -14,7 +14,7 @@ from django.utils import autoreload
 
 from django_jobs.conf import jobs_settings
 from django_jobs.creating import sync_declared
-from django_jobs.worker import Worker
+from django_jobs.worker import WorkerLoop
 
 
 def _positive_int(value: str) -> int:
@@ -89,7 +89,7 @@ class Command(BaseCommand):
             return
         if not options["no_sync"]:
             sync_declared()
-        worker = Worker(
+        worker = WorkerLoop(
             queues=queues,
             concurrency=options["concurrency"],
             batch_size=options["batch_size"],
@@ -122,7 +122,7 @@ class Command(BaseCommand):
         return names or None
 
 
-def _run_reloading(worker: Worker) -> None:
+def _run_reloading(worker: WorkerLoop) -> None:
     """The autoreloader's child: the worker runs in a thread while the main one watches files.
 
     A code change or SIGTERM exits the main thread; the worker then stops as on

@@ -12,16 +12,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import TypeVar
 
 from django.db import DatabaseError, connections
 
-from .conf import jobs_settings
-from .faults import Fault, classify
+from ..conf import jobs_settings
+from ..faults import Fault, classify
 
 logger = logging.getLogger("django_jobs.worker")
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -41,11 +40,14 @@ class Guard:
         self.halted = ""
         self._failing: dict[str, float] = {}
 
-    def run(self, step: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
-        """``step(*args, **kwargs)``, or None when it failed (then logged and accounted for)."""
-        name = getattr(step, "__name__", repr(step))
+    def run(self, name: str, step: Callable[[], T]) -> T | None:
+        """What ``step()`` returns, or None when it failed (then logged and accounted for).
+
+        ``name`` says what the step does, in the log and in ``halted``; a step
+        failing for too long is counted by it.
+        """
         try:
-            result = step(*args, **kwargs)
+            result = step()
         except Exception as exc:
             if classify(exc, self.using) is Fault.OUTAGE:
                 self._outage(name)

@@ -1,4 +1,8 @@
-"""Running one handler and describing what happened, without touching the database."""
+"""Running one handler and describing what happened, without touching the database.
+
+``execute`` runs in a pool thread or in a pool's child process; it never
+raises, and what it returns (an ``Outcome``) is all the worker learns.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-from .models import UnreadableData
-from .outcomes import Outcome
-from .registry import registry
-from .storable import storable_result, storable_text
+from ..models import UnreadableData
+from ..outcomes import Outcome
+from ..registry import registry
+from ..storable import storable_result, storable_text
 
 logger = logging.getLogger("django_jobs.job")
 
@@ -56,9 +61,9 @@ class JobContext:
         """True once somebody cancelled the job; a long handler should check and return."""
         return self._cancel.is_set()
 
-    def __reduce__(self):
-        # Crosses into a pool process without its Event: there, cancellation
-        # kills the process instead of setting a flag.
+    def __reduce__(self) -> tuple[type[JobContext], tuple[object, ...]]:
+        # Crosses into a pool process without its cancel flag: there,
+        # cancellation kills the process instead of setting a flag.
         fields = (self.job_id, self.name, self.attempt, self.max_attempts, self.scheduled_for)
         return (type(self), (*fields, self.logger))
 
@@ -116,7 +121,7 @@ def _end_open_transactions(keep: set[str]) -> None:
             conn.close_if_unusable_or_obsolete()
 
 
-def _abandon_atomic(conn) -> None:
+def _abandon_atomic(conn: BaseDatabaseWrapper) -> None:
     """Forget atomic blocks a handler never left; closing the connection rolls them back."""
     conn.in_atomic_block = False
     conn.savepoint_ids = []

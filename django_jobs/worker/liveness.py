@@ -14,15 +14,14 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import DateTimeField, ExpressionWrapper, Q, Value
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from django_jobs.dashboard import sample_queue_depth
-
-from .conf import jobs_settings
-from .engines import for_alias
-from .models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
-from .retry import retry_at_configured
+from ..conf import jobs_settings
+from ..engines import for_alias
+from ..models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
+from ..retry import retry_at_configured
 
 logger = logging.getLogger("django_jobs.worker")
 
@@ -48,7 +47,6 @@ def register(queues: list[str] | None, concurrency: int, using: str) -> Worker:
 
 def heartbeat(worker: Worker, using: str) -> bool:
     """Refresh the heartbeat; False means others already declared this worker dead."""
-    sample_queue_depth()  # for the dashboard's depth chart; does the work once a minute
     return bool(Worker.objects.using(using).filter(pk=worker.pk).update(last_heartbeat=Now()))
 
 
@@ -65,7 +63,7 @@ def cancel_requests(worker: Worker, using: str) -> set[int]:
     )
 
 
-def _cutoff(timeout: float) -> ExpressionWrapper:
+def _cutoff(timeout: float) -> ExpressionWrapper[CombinedExpression]:
     return ExpressionWrapper(
         Now() - Value(timedelta(seconds=timeout)), output_field=DateTimeField()
     )
@@ -86,7 +84,7 @@ def recover_lost(now: datetime | None = None, using: str = "default") -> int:
         )
         names = dict(Worker.objects.using(using).filter(pk__in=dead_ids).values_list("pk", "name"))
         for job in jobs:
-            name = names.get(job.worker_id, "an unknown worker")
+            name = names.get(job.worker_id or 0, "an unknown worker")
             _fail_lost(job, LOST.format(worker=name, timeout=timeout), now, using)
         if jobs:
             for_alias(using).update_rows(Job, jobs, TRANSITION_FIELDS)

@@ -1,4 +1,6 @@
-"""Executors a ``Worker`` can run handlers in, besides its thread and process pools.
+"""The pools a worker can run handlers in: threads, processes, or one it is given.
+
+Besides ``ThreadPoolExecutor`` and ``ProcessPool`` (``pool``):
 
 - ``DaemonThreadPool``: the in-process worker's. Its threads are daemons, so a
   handler still running after the worker stopped (its job already put back)
@@ -12,8 +14,26 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, Future
-from typing import Any
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from typing import Any, ParamSpec, TypeVar
+
+from .pool import ProcessPool
+
+P = ParamSpec("P")
+T = TypeVar("T")
+# A call waiting for a thread: its future, the function and its arguments.
+Work = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], dict[str, Any]]
+
+
+def make_pool(pool: str | Executor, concurrency: int) -> Executor | ProcessPool:
+    """The pool ``WorkerLoop(pool=...)`` names: "thread", "process", or an executor to use."""
+    if isinstance(pool, Executor):  # the in-process worker's, or the test helper's
+        return pool
+    if pool == "process":
+        return ProcessPool(concurrency)
+    if pool == "thread":
+        return ThreadPoolExecutor(concurrency, thread_name_prefix="django-jobs")
+    raise ValueError(f"pool must be 'thread' or 'process', not {pool!r}")
 
 
 class DaemonThreadPool(Executor):
@@ -22,16 +42,14 @@ class DaemonThreadPool(Executor):
     def __init__(self, size: int, name: str = "django-jobs-autostart") -> None:
         self._size = size
         self._name = name
-        self._work: queue.SimpleQueue[tuple[Future, Callable, tuple, dict] | None] = (
-            queue.SimpleQueue()
-        )
+        self._work: queue.SimpleQueue[Work | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
         self._closed = False
 
-    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
-        future: Future = Future()
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
         with self._lock:
             if self._closed:
                 raise RuntimeError("cannot schedule new work after shutdown")
@@ -73,8 +91,8 @@ class DaemonThreadPool(Executor):
 class InlineExecutor(Executor):
     """Runs each submitted call at once, in the caller's thread."""
 
-    def submit(self, fn: Callable, /, *args: Any, **kwargs: Any) -> Future:
-        future: Future = Future()
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
         _run(future, fn, args, kwargs)
         return future
 
@@ -82,7 +100,9 @@ class InlineExecutor(Executor):
         pass
 
 
-def _run(future: Future, fn: Callable, args: tuple, kwargs: dict) -> None:
+def _run(
+    future: Future[T], fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
     if not future.set_running_or_notify_cancel():
         return
     try:

@@ -25,13 +25,17 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from multiprocessing.connection import Connection, wait
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 from django.db import connections
 
 # Seconds a new child may take to start Django before the pool gives up on it.
 START_TIMEOUT = 60.0
 READY = "ready"
+
+T = TypeVar("T")
+# A job waiting for a child: its future, the function, its arguments and timeout.
+Work = tuple["Future[Any]", Callable[..., Any], tuple[Any, ...], float | None]
 
 
 class ProcessDied(RuntimeError):
@@ -46,8 +50,7 @@ class ProcessPool:
     """``size`` child processes, each fed by one thread of this process."""
 
     def __init__(self, size: int, *, name: str = "django-jobs-proc") -> None:
-        self._queue: queue.SimpleQueue[tuple[Future, Callable, tuple, float | None] | None]
-        self._queue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Work | None] = queue.SimpleQueue()
         self._slots = [_Slot(self._queue, _db_names()) for _ in range(size)]
         self._threads = [
             threading.Thread(target=slot.serve, name=f"{name}-{i}", daemon=True)
@@ -56,13 +59,13 @@ class ProcessPool:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Future:
+    def submit(self, fn: Callable[..., T], *args: Any, timeout: float | None = None) -> Future[T]:
         """Run ``fn(*args)`` in a child; past ``timeout`` seconds of running, kill it."""
-        future: Future = Future()
+        future: Future[T] = Future()
         self._queue.put((future, fn, args, timeout))
         return future
 
-    def kill(self, future: Future, reason: str) -> bool:
+    def kill(self, future: Future[Any], reason: str) -> bool:
         """Kill the child running ``future``; it fails with ``ProcessKilled(reason)``."""
         for slot in self._slots:
             if slot.kill(future, reason):
@@ -94,12 +97,12 @@ class ProcessPool:
 class _Slot:
     """One child process and the thread that hands it jobs."""
 
-    def __init__(self, jobs: queue.SimpleQueue, db_names: dict[str, str]) -> None:
+    def __init__(self, jobs: queue.SimpleQueue[Work | None], db_names: dict[str, str]) -> None:
         self.jobs = jobs
         self.db_names = db_names
         self.process: multiprocessing.process.BaseProcess | None = None
         self.conn: Connection | None = None
-        self.current: Future | None = None
+        self.current: Future[Any] | None = None
         self.kill_reason = ""
         self.closed = False
         self.lock = threading.Lock()
@@ -125,7 +128,7 @@ class _Slot:
                     self.current = None
         self._stop_child()
 
-    def kill(self, future: Future, reason: str) -> bool:
+    def kill(self, future: Future[Any], reason: str) -> bool:
         with self.lock:
             if self.current is not future or self.process is None:
                 return False
@@ -140,7 +143,7 @@ class _Slot:
             if self.process is not None and self.process.is_alive():
                 self.process.kill()
 
-    def _run(self, fn: Callable, args: tuple, timeout: float | None) -> Any:
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], timeout: float | None) -> Any:
         if self.process is None or not self.process.is_alive():
             self._stop_child()
             self._start_child()
@@ -170,7 +173,7 @@ class _Slot:
                     f"the job ran past its timeout of {timeout:g}s; its process was killed"
                 )
 
-    def _died(self):
+    def _died(self) -> NoReturn:
         assert self.process is not None
         self.process.join(5)
         code = self.process.exitcode

@@ -1,0 +1,72 @@
+"""The worker's side of claiming: how many jobs to take, and the records it runs.
+
+The statements themselves are ``django_jobs.claiming``'s (and ``cycle``'s,
+which writes waiting outcomes in the same round trip). Here they are only
+called, under the worker's guard, and what they return becomes ``Claimed``
+records; slots of recurring jobs that allow overlap are handed to child
+runs first (``overlap``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from ..claimed import Claimed
+from ..engines import claiming, cycle
+from ..models import Job
+from . import overlap
+from .dispatch import failed
+
+if TYPE_CHECKING:
+    from .loop import WorkerLoop
+
+UNAVAILABLE = "could not start the overlapping run: the database was unavailable"
+
+
+def claim(worker: WorkerLoop, free: int, now: datetime) -> list[Claimed]:
+    """Claim up to ``free`` jobs, writing waiting outcomes in the same round trip."""
+    jobs: list[Job] | None
+    if worker.outbox:
+        jobs = _finish_and_claim(worker, free, now)
+    else:
+        row, queues, using = worker.own_row, worker.queues, worker.using
+        jobs = worker.guard.run("the claim", lambda: claiming.claim(row, queues, free, now, using))
+    return _spawn_overlapping(worker, [_record(job) for job in jobs or []], now)
+
+
+def _finish_and_claim(worker: WorkerLoop, free: int, now: datetime) -> list[Job]:
+    batch, row, queues, using = worker.outbox.items, worker.own_row, worker.queues, worker.using
+    result = worker.guard.run(
+        "writing outcomes and the claim",
+        lambda: cycle.finish_and_claim(row, batch, queues, free, now, using),
+    )
+    if result is None:
+        return []  # the outcomes stay in the outbox and are written later
+    applied, jobs = result
+    worker.outbox.written(batch, applied)
+    return jobs
+
+
+def _record(job: Job) -> Claimed:
+    return Claimed(job, getattr(job, "run_history", None))
+
+
+def _spawn_overlapping(worker: WorkerLoop, batch: list[Claimed], now: datetime) -> list[Claimed]:
+    """Hand claimed slots of jobs that allow overlap to child runs (see ``overlap``)."""
+    if not any(overlap.overlaps(claimed.job) for claimed in batch):
+        return batch
+    row, using = worker.own_row, worker.using
+    runs = worker.guard.run(
+        "starting overlapping runs", lambda: overlap.spawn_runs(row, batch, now, using)
+    )
+    if runs is not None:
+        return runs
+    # Could not hand them over: fail this attempt, so they are retried, not stranded.
+    kept = []
+    for claimed in batch:
+        if overlap.overlaps(claimed.job):
+            worker.outbox.add(claimed, failed(claimed.job.pk, UNAVAILABLE, now))
+        else:
+            kept.append(claimed)
+    return kept
