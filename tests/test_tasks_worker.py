@@ -333,7 +333,7 @@ def test_runjobs_discovers_tasks_modules(worker_env, manage_cmd):
     assert (result.status, result.return_value) == (TaskResultStatus.SUCCESSFUL, 42)
 
 
-def test_task_jobs_show_in_the_api_and_the_admin(admin_client):
+def test_task_jobs_show_in_the_api_the_admin_and_the_dashboard(admin_client):
     from django.urls import reverse
 
     result = tasks.calculate.enqueue(1, 2)
@@ -347,6 +347,12 @@ def test_task_jobs_show_in_the_api_and_the_admin(admin_client):
     page = admin_client.get(reverse("admin:django_jobs_job_change", args=[int(result.id)]))
     assert page.status_code == 200
     assert b"tests.taskapp.tasks.calculate" in page.content
+    listed = admin_client.get(
+        reverse("django_jobs_dashboard:jobs"), {"handler": "tests.taskapp.tasks.calculate"}
+    )
+    assert [job.pk for job in listed.context["rows"]] == [int(result.id)]
+    detail = admin_client.get(reverse("django_jobs_dashboard:job", args=[int(result.id)]))
+    assert detail.status_code == 200 and len(detail.context["runs"]) == 1
 
 
 def test_a_failed_task_retried_through_steering_runs_again():
@@ -390,3 +396,28 @@ def test_a_task_cancelled_while_running_finishes_once(task_signals, wait_for):
     assert result.status == TaskResultStatus.FAILED
     finished = [s for s in task_signals if s[0] == "finished"]
     assert finished == [("finished", finished[0][1], result.id, TaskResultStatus.FAILED)]
+
+
+def test_a_timed_out_attempt_reads_as_a_timeout_error():
+    result = tasks.slow.using(timeout=0.3, max_attempts=1).enqueue(1.5)
+    run()
+    result.refresh()
+    assert result.status == TaskResultStatus.FAILED
+    (error,) = result.errors
+    assert error.exception_class is TimeoutError
+    assert "ran past its timeout of 0.3s" in error.traceback
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "interrupted: the worker stopped before the job finished",
+        "worker lost: no heartbeat from w1 for 60s while the job was running",
+    ],
+)
+def test_an_attempt_that_ended_without_an_exception_names_attempt_failed(stored):
+    from django_jobs.tasks.results import error_of
+
+    error = error_of(stored)
+    assert error.exception_class_path == "django_jobs.tasks.exceptions.AttemptFailed"
+    assert error.traceback == stored
