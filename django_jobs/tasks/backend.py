@@ -12,11 +12,26 @@ from typing import Any
 
 from django.db import router
 
+from ..exceptions import DuplicateJob, InvalidJob
 from .compat import BaseTaskBackend, Task, TaskResult, task_enqueued
-from .handlers import refused_arguments, register, to_data
+from .handlers import refused, register, to_data
 from .options import JobsTask, job_options, unique_key_for, validate
+from .results import enqueued
 
 VALID_TASKS_KEPT = 1000
+
+_creating_module: Any = None
+
+
+def _creating() -> Any:
+    """``django_jobs.creating``, imported once: it needs the models, and a backend
+    can be made while apps still load (a ``@task`` in a models module)."""
+    global _creating_module
+    if _creating_module is None:
+        from .. import creating
+
+        _creating_module = creating
+    return _creating_module
 
 
 class JobsBackend(BaseTaskBackend):
@@ -64,17 +79,17 @@ class JobsBackend(BaseTaskBackend):
         holder's result comes back (``on_conflict="return"``) or
         ``DuplicateJob`` is raised (``"raise"``, or a holder that is no task).
         """
-        from ..creating import enqueue
-        from .results import enqueued
-
         self._check(task)
         data = to_data(args, kwargs, self.alias)
         options = job_options(task)
-        unique_key = unique_key_for(task, args, kwargs, data)
-        if unique_key is not None:
-            return self._enqueue_unique(task, data, unique_key, options)
-        with refused_arguments():
-            job = enqueue(task.module_path, data, run_at=task.run_after, **options)
+        if getattr(task, "unique_key", None) is not None:
+            unique_key = unique_key_for(task, args, kwargs, data)
+            if unique_key is not None:
+                return self._enqueue_unique(task, data, unique_key, options)
+        try:
+            job = _creating().enqueue(task.module_path, data, run_at=task.run_after, **options)
+        except InvalidJob as exc:
+            raise refused(exc) from None
         result = enqueued(job, task, data["args"], data["kwargs"], self.alias)
         task_enqueued.send(type(self), task_result=result)
         return result
@@ -83,12 +98,13 @@ class JobsBackend(BaseTaskBackend):
         self, task: Task, data: dict[str, Any], unique_key: str, options: dict[str, Any]
     ) -> TaskResult:
         from ..creating import build_job, save_new_unique
-        from ..exceptions import DuplicateJob
         from .handlers import task_for
-        from .results import attempts_of, enqueued, from_job
+        from .results import attempts_of, from_job
 
-        with refused_arguments():
+        try:
             job = build_job(task.module_path, data, run_at=task.run_after, **options)
+        except InvalidJob as exc:
+            raise refused(exc) from None
         job, created = save_new_unique(job, unique_key, getattr(task, "on_conflict", "return"))
         if created:
             result = enqueued(job, task, data["args"], data["kwargs"], self.alias)

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from inspect import iscoroutinefunction
 from typing import Any
 
@@ -70,21 +69,26 @@ def to_data(args: Any, kwargs: Any, backend: str) -> dict[str, Any]:
     job's own data checks, under ``refused_arguments()``.
     """
     return {
-        "args": normalize_json(list(args)),
-        "kwargs": normalize_json(dict(kwargs)),
+        "args": list(args) if _flat(args) else normalize_json(list(args)),
+        "kwargs": dict(kwargs) if _flat(kwargs.values()) else normalize_json(dict(kwargs)),
         "backend": backend,
     }
 
 
-@contextmanager
-def refused_arguments() -> Iterator[None]:
-    """The job's data refused (``InvalidJob("data")``) as task arguments: ``ValueError``."""
-    try:
-        yield
-    except InvalidJob as exc:
-        if exc.field != "data":
-            raise
-        raise ValueError(f"task arguments refused: {exc.message}") from None
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
+def _flat(values: Any) -> bool:
+    """Only scalars, which ``normalize_json`` returns as they are: nothing to normalise."""
+    return all(type(value) in _SCALARS for value in values)
+
+
+def refused(exc: InvalidJob) -> Exception:
+    """What to raise for a job refused at enqueue: its data refused is a ``ValueError``
+    about the task's arguments; any other field stays ``InvalidJob``."""
+    if exc.field != "data":
+        return exc
+    return ValueError(f"task arguments refused: {exc.message}")
 
 
 _DATA_KEYS = frozenset(("args", "kwargs", "backend"))
