@@ -3,7 +3,8 @@
     bench/setup.sh                      # once: bench/.venv with django-jobs and the peers
     bench/.venv/bin/python bench/run.py [--quick] [--systems django-jobs,huey] [--sweep]
 
-Every system gets a fresh database ``bench_<system>``. Workers run as
+Every system gets a fresh database ``bench_<system>`` (``BENCH_DB_PREFIX``
+replaces ``bench_``, for runs side by side on one server). Workers run as
 subprocesses started after the queue is filled; a drain is timed from their
 start until the database shows every job done. See bench/README.md for the
 method of each figure.
@@ -37,6 +38,7 @@ PG = {
     "port": os.environ.get("BENCH_PGPORT", "5432"),
     "user": os.environ.get("BENCH_PGUSER", "postgres"),
 }
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "bench_")
 KEEP_TABLES = ("django_migrations", "django_content_type", "auth_permission")
 
 
@@ -52,7 +54,7 @@ class System:
 
     @property
     def db(self) -> str:
-        return "bench_" + self.name.replace("-", "_").replace(".", "_")
+        return DB_PREFIX + self.name.replace("-", "_").replace(".", "_")
 
     def worker_commands(self, procs: int, extra: list[str] | None = None) -> list[list[str]]:
         base = [PY, str(PEERS / "manage.py")] if self.settings else []
@@ -237,6 +239,10 @@ class Workers:
         peaks = [kb for kb in peaks if kb]
         return (max(peaks, default=0) / 1024, sum(peaks) / 1024)
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds of the workers' process trees so far."""
+        return sum(_cpu(pid) for p in self.procs for pid in _tree(p.pid))
+
     def stop(self) -> None:
         for p in self.procs:
             if p.poll() is None:
@@ -268,6 +274,15 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    # utime and stime, fields 14 and 15 of stat (counted from 1, the pid).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _vm_hwm(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -292,6 +307,7 @@ class Drain:
     transactions: int | None = None
     # When the first jobs were seen done (seconds from the start, how many).
     first: tuple[float, int] | None = None
+    cpu: float = 0.0  # CPU seconds of the workers, their start-up included
 
     @property
     def rate(self) -> float:
@@ -344,13 +360,14 @@ def drain(
             if first is None and done > start_count:
                 first = (time.perf_counter() - start, done - start_count)
         seconds = time.perf_counter() - start
+        cpu = workers.cpu_seconds()
         time.sleep(0.3)  # let the statement counters flush
         rss, rss_tree = workers.peak_rss_mb()
     finally:
         workers.stop()
         counter.close()
     result = Drain(done - start_count, seconds, done - start_count >= filled, rss, rss_tree)
-    result.first = first
+    result.first, result.cpu = first, cpu
     if count_statements:
         result.statements = sum(int(p.read_text() or 0) for p in Path(stmt_dir).iterdir())
     if xacts_before is not None:
@@ -674,8 +691,8 @@ def paired(names: list[str], opts: argparse.Namespace, log: Path) -> str:
     ours = "django-jobs"
     lines = [
         "| system | round | enqueue 1 by 1 (jobs/s) | enqueue CPU (us/job) |"
-        " drain, 1 process (jobs/s) | drained |",
-        "| --- | --- | ---: | ---: | ---: | ---: |",
+        " drain, 1 process (jobs/s) | drain CPU (us/job) | drained |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for system in systems:
         name = system.name
@@ -683,34 +700,48 @@ def paired(names: list[str], opts: argparse.Namespace, log: Path) -> str:
             d = drains[name][i]
             lines.append(
                 f"| {name} | {i + 1} | {single[name][i]:,.0f} | {cpu[name][i]:,.0f} |"
-                f" {d.rate:,.0f} | {d.jobs:,}{'' if d.complete else ' (time limit)'} |"
+                f" {d.rate:,.0f} | {_per_job(d):,.0f} |"
+                f" {d.jobs:,}{'' if d.complete else ' (time limit)'} |"
             )
         lines.append(
             f"| {name} | median | {statistics.median(single[name]):,.0f} |"
             f" {statistics.median(cpu[name]):,.0f} |"
-            f" {statistics.median(d.rate for d in drains[name]):,.0f} | |"
+            f" {statistics.median(d.rate for d in drains[name]):,.0f} |"
+            f" {statistics.median(_per_job(d) for d in drains[name]):,.0f} | |"
         )
     lines.append("")
     for name in [s.name for s in systems if s.name != ours]:
-        per_round = [
-            (single[name][i] / single[ours][i], drains[name][i].rate / drains[ours][i].rate)
-            for i in range(opts.pair)
-        ]
+        ratios = {
+            "enqueue 1 by 1": [single[name][i] / single[ours][i] for i in range(opts.pair)],
+            "drain": [drains[name][i].rate / drains[ours][i].rate for i in range(opts.pair)],
+            "CPU per enqueue": [cpu[ours][i] / cpu[name][i] for i in range(opts.pair)],
+            "worker CPU per job": [
+                _per_job(drains[ours][i]) / _per_job(drains[name][i]) for i in range(opts.pair)
+            ],
+        }
         lines.append(
-            f"- {name} / django-jobs' own API, round by round: enqueue 1 by 1 "
-            + ", ".join(f"{a:.2f}" for a, _ in per_round)
-            + f" (median {statistics.median(a for a, _ in per_round):.2f}); drain "
-            + ", ".join(f"{b:.2f}" for _, b in per_round)
-            + f" (median {statistics.median(b for _, b in per_round):.2f})"
+            f"- {name} / django-jobs' own API, round by round (higher is better; CPU as"
+            " ours / theirs): "
+            + "; ".join(
+                f"{label} {', '.join(f'{r:.2f}' for r in values)}"
+                f" (median {statistics.median(values):.2f})"
+                for label, values in ratios.items()
+            )
         )
     lines.append(
         f"- {opts.pair} rounds; enqueue 1 by 1: {opts.enqueue:,} jobs (at most"
         f" {opts.fill_limit:.0f} s); drains: {opts.jobs:,} no-op jobs (at most"
-        f" {opts.drain_limit:.0f} s). django.tasks' drain queue holds the rows its"
+        f" {opts.drain_limit:.0f} s); worker CPU is its processes' user + system time,"
+        " start-up included. django.tasks' drain queue holds the rows its"
         " `enqueue()` writes, put in by `enqueue_many()`; django-tasks-db's is filled one"
         " at a time for at most the fill limit."
     )
     return "\n".join(lines) + "\n"
+
+
+def _per_job(d: Drain) -> float:
+    """Worker CPU microseconds per job done (start-up included)."""
+    return d.cpu / d.jobs * 1e6 if d.jobs else float("nan")
 
 
 def ceiling_row(opts: argparse.Namespace) -> Row:
