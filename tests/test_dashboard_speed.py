@@ -229,3 +229,24 @@ def test_past_the_cap_pages_read_queue_depth_from_the_minute_sample(admin_client
     assert all(age >= 0 for _, age in sampled.values())
     rows = {row.name: row.depth for row in admin_client.get(url("queues")).context["rows"]}
     assert rows["mail"] == 2
+
+
+def test_the_recurring_page_reads_the_last_runs_of_every_job_at_once(admin_client):
+    now = timezone.now()
+    jobs = [schedule(f"every {n}", "noop", f"{n}m") for n in (5, 10)]
+    JobHistory.objects.bulk_create(
+        JobHistory(
+            job=job,
+            status=RunStatus.COMPLETED,
+            started_at=now - timedelta(minutes=100 - i),
+            completed_at=now - timedelta(minutes=100 - i),
+            duration=1000 * k + i,
+        )
+        for k, job in enumerate(jobs)
+        for i in range(25)
+    )
+    recent = breakdown.recent_runs([job.pk for job in jobs])
+    assert [d for _, d in recent[jobs[1].pk]] == [1000 + i for i in range(24, 4, -1)]
+    rows = {row.job.pk: row for row in admin_client.get(url("recurring")).context["rows"]}
+    assert rows[jobs[0].pk].durations == list(range(5, 25))  # oldest first, for the sparkline
+    assert rows[jobs[1].pk].last_status == RunStatus.COMPLETED

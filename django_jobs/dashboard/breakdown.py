@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connections
 from django.db.models import Case, CharField, Value, When
 from django.db.models.functions import Left, StrIndex
 from django.utils import timezone
@@ -97,19 +98,44 @@ class RecurringRow:
 
 
 def recurring_rows(jobs: Any, user: Any) -> list[RecurringRow]:
-    """Each recurring job with its last outcome and recent durations (one indexed query each)."""
+    """Each recurring job with its last outcome and recent durations (an index range each)."""
+    jobs = list(jobs)
+    recent = recent_runs([job.pk for job in jobs])
     rows = []
     for job in jobs:
-        recent = list(
-            JobHistory.objects.filter(job=job)
-            .order_by("-started_at")
-            .values_list("status", "duration")[:SPARK_RUNS]
-        )
-        last = next((status for status, _ in recent if status != RunStatus.RUNNING), "")
-        durations = [d for status, d in reversed(recent) if d is not None]
+        runs = recent.get(job.pk, [])
+        last = next((status for status, _ in runs if status != RunStatus.RUNNING), "")
+        durations = [d for status, d in reversed(runs) if d is not None]
         offered = [(verb, action) for verb, action in buttons(job, user) if verb in RECURRING_VERBS]
         rows.append(RecurringRow(job, last, durations, offered))
     return rows
+
+
+def recent_runs(pks: list[int]) -> dict[int, list[tuple[str, int | None]]]:
+    """The last ``SPARK_RUNS`` (status, duration) of each job, newest first.
+
+    One statement where the database takes a LIMIT inside a UNION (PostgreSQL,
+    MySQL), else one query a job; each part reads the (job, started_at) index.
+    """
+    parts = [
+        JobHistory.objects.filter(job_id=pk)
+        .order_by("-started_at")
+        .values_list("job_id", "started_at", "status", "duration")[:SPARK_RUNS]
+        for pk in pks
+    ]
+    if not parts:
+        return {}
+    if connections[parts[0].db].features.supports_slicing_ordering_in_compound:
+        found = list(parts[0].union(*parts[1:], all=True)) if len(parts) > 1 else list(parts[0])
+    else:
+        found = [row for part in parts for row in part]
+    result: dict[int, list[tuple[Any, str, int | None]]] = {}
+    for pk, started, status, duration in found:
+        result.setdefault(pk, []).append((started, status, duration))
+    return {
+        pk: [(status, d) for _, status, d in sorted(runs, key=lambda r: r[0], reverse=True)]
+        for pk, runs in result.items()
+    }
 
 
 @dataclass
