@@ -103,3 +103,11 @@ def test_bad_retention_settings_are_reported(bad):
 def test_good_retention_settings_pass():
     with override_settings(DJANGO_JOBS={"DEAD_RETENTION_DAYS": None, "RETENTION_DAYS": 7.5}):
         assert not [e for e in run_checks() if "RETENTION" in e.msg]
+
+
+def test_a_worker_prunes_dead_jobs_past_their_retention_by_default():
+    old_dead, new_dead = _run("fail"), _run("fail")
+    _died(old_dead, 31)
+    WorkerLoop(listen=False).run_once()
+    assert list(Job.objects.values_list("pk", flat=True)) == [new_dead.pk]
+    assert not JobHistory.objects.filter(job_id=old_dead.pk).exists()

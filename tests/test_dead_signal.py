@@ -54,3 +54,22 @@ def test_a_recurring_job_never_dies(deaths):
     assert Job.objects.get(pk=job.pk).status == JobStatus.FAILED
     assert not Job.objects.dead().exists()
     assert deaths == []
+
+
+def test_a_job_whose_worker_vanished_dies_when_out_of_attempts(deaths):
+    from datetime import timedelta
+
+    from django_jobs.models import Worker as WorkerRow
+    from django_jobs.worker.liveness import recover_lost
+
+    gone = WorkerRow.objects.create(
+        name="gone", hostname="h", pid=1, last_heartbeat=timezone.now() - timedelta(hours=1)
+    )
+    last = enqueue("echo", max_attempts=1)
+    more = enqueue("echo", max_attempts=2)
+    Job.objects.filter(pk__in=[last.pk, more.pk]).update(
+        status=JobStatus.RUNNING, worker=gone, attempts=1, next_run_at=None
+    )
+    assert recover_lost() == 2
+    assert [(pk, attempt) for pk, attempt, _, _ in deaths] == [(last.pk, 1)]
+    assert Job.objects.get(pk=more.pk).status == JobStatus.PENDING

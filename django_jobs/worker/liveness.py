@@ -19,6 +19,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from ..conf import jobs_settings
+from ..dead import announce as announce_dead
 from ..engines import for_alias
 from ..models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
 from ..retry import retry_at_configured
@@ -91,6 +92,7 @@ def recover_lost(now: datetime | None = None, using: str = "default") -> int:
         Worker.objects.using(using).filter(pk__in=dead_ids).exclude(
             pk__in=Job.objects.using(using).filter(status=JobStatus.RUNNING).values("worker_id")
         ).delete()
+    announce_dead(jobs)
     if jobs:
         logger.warning("recovered jobs from dead workers count=%d", len(jobs))
     return len(jobs)
@@ -114,6 +116,7 @@ def recover_unconfirmed(worker: Worker, known: set[int], now: datetime, using: s
             _fail_lost(job, UNCONFIRMED.format(worker=worker.name), now, using)
         if jobs:
             for_alias(using).update_rows(Job, jobs, TRANSITION_FIELDS)
+    announce_dead(jobs)
     if jobs:
         logger.warning("recovered jobs claimed during a lost connection count=%d", len(jobs))
     return len(jobs)

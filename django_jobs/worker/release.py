@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from ..dead import announce as announce_dead
 from ..engines import for_alias
 from ..models import TRANSITION_FIELDS, Job, JobHistory, Worker
 from .slots import InFlight, Slots
@@ -27,6 +28,7 @@ def put_back(slots: Slots, row: Worker | None, now: datetime, using: str) -> Non
         return
     jobs = [_release(entry, now, using) for entry in left]
     for_alias(using).update_rows(Job, jobs, TRANSITION_FIELDS, fence={"worker": row.pk})
+    announce_dead(jobs)
     slots.clear()
     logger.warning("put back unfinished jobs count=%d", len(jobs))
 

@@ -9,7 +9,7 @@ runs, and the worker claims nothing until it can.
 3. ``forward_cancels``: tell running handlers somebody cancelled their job.
 4. ``recover``: fail and retry the attempts of dead workers, and this worker's
    own claims that a dropped connection hid from it.
-5. ``prune``: with ``RETENTION_DAYS``, delete a few old rows now and then.
+5. ``prune``: delete a few rows past ``RETENTION_DAYS`` / ``DEAD_RETENTION_DAYS`` now and then.
 6. ``sample_queue_depth``: the dashboard's depth chart, once a minute a process.
 
 Between rounds, after each pause, ``retire_due`` says whether the worker has
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .. import pruning
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("django_jobs.worker")
 
-# Seconds between a worker's pruning rounds when RETENTION_DAYS is set.
+# Seconds between a worker's pruning rounds (see pruning.prune_configured).
 PRUNE_EVERY = 60.0
 
 
@@ -60,12 +60,11 @@ class Upkeep:
         sample_queue_depth()  # does the work once a minute; never raises
 
     def prune(self, clock: float) -> None:
-        """With RETENTION_DAYS, delete a few small batches of old rows now and then."""
-        days = jobs_settings.RETENTION_DAYS
-        if days is None or clock < self.next_prune:
+        """Now and then, delete a few small batches of rows past their retention."""
+        if clock < self.next_prune:
             return
         self.next_prune = clock + PRUNE_EVERY
-        pruning.prune(timedelta(days=float(days)), batch_size=500, max_batches=2)
+        pruning.prune_configured(batch_size=500, max_batches=2)
 
 
 def heartbeat(worker: WorkerLoop) -> None:
