@@ -19,7 +19,11 @@ from the worker process after the state is written; receivers must not raise
 an attempt starts, from the thread that runs it (with ``--pool process``,
 from the worker as it hands the job to a child process): the job is
 ``running`` and its ``attempts`` count includes this attempt. ``job_dead``
-follows the last ``job_failed`` of a one-time job that has no retries left.
+follows the last ``job_failed`` of a one-time job that has no retries left; it
+is also sent, once the state is written, for a one-time job that dies with no
+handler outcome: its worker vanished (sent by the worker that recovers it) or
+stopped with its last attempt cut off, or the database refused to start it.
+Recurring jobs never die (``Job.objects.dead()``).
 ``job_cancelled`` is sent by ``steering.cancel`` for a pending job and by the
 worker for a running one that stopped after a cancel.
 """
