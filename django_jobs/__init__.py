@@ -45,6 +45,8 @@ def enqueue(
     allow_overlap: bool = False,
     unique_key: str | None = None,
     on_conflict: str = "return",
+    limit: str | None = None,
+    limit_key: str | None = None,
 ) -> Job:
     """Create a one-time job; see ``django_jobs.creating.enqueue``.
 
@@ -52,7 +54,8 @@ def enqueue(
     ``DEFAULT_MAX_ATTEMPTS``; ``queue``: default ``DEFAULT_QUEUE``; higher
     ``priority`` runs first; ``timeout``: seconds a run may take;
     ``unique_key``: while a live job holds it, that job is returned
-    (``on_conflict="raise"``: ``DuplicateJob``).
+    (``on_conflict="raise"``: ``DuplicateJob``); ``limit``: a limit of
+    ``LIMITS`` (default: the handler's), ``limit_key`` the key it is counted by.
     """
     from .creating import enqueue as _enqueue
 
@@ -69,6 +72,8 @@ def enqueue(
         allow_overlap=allow_overlap,
         unique_key=unique_key,
         on_conflict=on_conflict,
+        limit=limit,
+        limit_key=limit_key,
     )
 
 

@@ -13,6 +13,8 @@ django_jobs.E006        an on/off setting (``ENABLED``, ``AUTO_START``...) is no
 django_jobs.E020        a ``WEBHOOKS`` endpoint or ``WEBHOOK_ALLOWED_NETWORKS`` is malformed
 django_jobs.E021        ``WEBHOOKS`` is set but the ``standardwebhooks`` package is missing
 django_jobs.E022        a ``WEBHOOK_*`` number is not a number or out of range
+django_jobs.E030        a ``LIMITS`` entry is malformed (concurrency, rate), or a handler names
+                        a limit that ``LIMITS`` does not have
 ======================  ================================================
 """
 
@@ -67,7 +69,24 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list:
     errors += handler_errors()
     errors += _schedules()
     errors += _webhooks()
+    errors += _limits()
     return errors
+
+
+def _limits() -> list:
+    from . import limits
+    from .registry import registry
+
+    found = limits.problems()
+    if not found:
+        names = set(limits.configured())
+        found = [
+            f"Handler {entry.name!r} has limit {entry.limit!r}, which DJANGO_JOBS['LIMITS'] "
+            f"does not define."
+            for entry in registry.all()
+            if entry.limit and entry.limit not in names
+        ]
+    return [Error(message, id="django_jobs.E030") for message in found]
 
 
 def _numbers() -> list:

@@ -67,6 +67,8 @@ DEFAULTS: dict[str, Any] = {
     "API_PAGE_SIZE": 50,
     "API_MAX_PAGE_SIZE": 500,
     "API_MAX_BULK": 1000,
+    # Named limits: name -> {"concurrency": N, "rate": "N/s|m|h"} (see limits.py).
+    "LIMITS": {},
     # Webhook endpoints: name -> {"url", "secret", "events", "handlers", "queues"}.
     "WEBHOOKS": {},
     # Deliveries to plain http URLs (https only by default).

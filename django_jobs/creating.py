@@ -14,7 +14,7 @@ from typing import Any
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
-from . import signals
+from . import limits, signals
 from .conf import jobs_settings
 from .engines import for_alias, notify
 from .engines import rows as columns
@@ -40,7 +40,9 @@ from .validation import (
     data_json,
 )
 
-JOB_OPTIONS = ("queue", "priority", "timeout", "misfire_grace", "allow_overlap")
+# ``limit`` and ``limit_key`` are fixed once a job exists (see ``update``).
+LIMIT_OPTIONS = ("limit", "limit_key")
+JOB_OPTIONS = ("queue", "priority", "timeout", "misfire_grace", "allow_overlap", *LIMIT_OPTIONS)
 
 
 def build_job(
@@ -84,9 +86,12 @@ def _one_time_values(
     timeout: float | None = None,
     misfire_grace: float | None = None,
     allow_overlap: bool = False,
+    limit: str | None = None,
+    limit_key: str | None = None,
 ) -> dict[str, Any]:
     """Every validated column of a job but its data and schedule."""
     handler_name = clean_handler(handler_name)
+    limit, limit_key = limits.clean(handler_name, limit, limit_key)
     values = {
         "name": clean_name(name if name is not None else handler_name),
         "handler": handler_name,
@@ -96,6 +101,8 @@ def _one_time_values(
         "timeout": clean_seconds("timeout", timeout),
         "misfire_grace": clean_seconds("misfire_grace", misfire_grace),
         "allow_overlap": bool(allow_overlap),
+        "limit": limit,
+        "limit_key": limit_key,
         "status": JobStatus.PENDING,
         "created_at": now,
         "updated_at": now,
@@ -123,11 +130,14 @@ def enqueue(
     allow_overlap: bool = False,
     unique_key: str | None = None,
     on_conflict: str = "return",
+    limit: str | None = None,
+    limit_key: str | None = None,
 ) -> Job:
     """Create a one-time job; inside ``atomic()`` it exists once the transaction commits.
 
     With ``unique_key``, while a live job holds that key it is returned instead
-    (``on_conflict="raise"``: ``DuplicateJob`` is raised).
+    (``on_conflict="raise"``: ``DuplicateJob`` is raised). ``limit`` names a
+    limit of ``LIMITS`` (default: the handler's) and ``limit_key`` its partition.
     """
     job = build_job(
         handler_name,
@@ -140,6 +150,8 @@ def enqueue(
         timeout=timeout,
         misfire_grace=misfire_grace,
         allow_overlap=allow_overlap,
+        limit=limit,
+        limit_key=limit_key,
     )
     using = router.db_for_write(Job)
     if unique_key is not None or on_conflict != "return":
@@ -412,6 +424,8 @@ def _lock_by_key(key: str, using: str) -> Job | None:
 def _update_declared(job: Job, fresh: Job) -> Job:
     moved = (job.schedule, job.timezone) != (fresh.schedule, fresh.timezone)
     for field in ("handler", "data", "schedule", "timezone", "max_attempts", *JOB_OPTIONS):
+        if field in LIMIT_OPTIONS and job.status == JobStatus.RUNNING:
+            continue  # its run counts where it started; the next run takes the new limit
         setattr(job, field, getattr(fresh, field))
     if moved and job.status == JobStatus.PENDING:
         job.next_run_at = job.scheduled_for = job.next_slot(timezone.now())
@@ -482,6 +496,9 @@ def update(job: Job | int, *, now: datetime | None = None, **changes: Any) -> Jo
     cannot take a name another recurring job holds (``InvalidJob("name")``).
     """
     _check_options(changes, allowed=EDITABLE_FIELDS)
+    for field in LIMIT_OPTIONS:
+        if field in changes:
+            raise InvalidJob(field, f"{field} is set when a job is created and cannot change")
     now = now or timezone.now()
     pk = job_pk(job)
     using = router.db_for_write(Job)

@@ -162,17 +162,27 @@ class Job(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=dj_timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # A named limit of DJANGO_JOBS["LIMITS"] (see limits.py), partitioned by limit_key.
+    # Limited jobs stay out of the claim index: a second claim pass takes them.
+    limit = models.CharField(max_length=100, blank=True, default="")
+    limit_key = models.CharField(max_length=200, blank=True, default="")
 
     objects = JobQuerySet.as_manager()
 
     class Meta:
         ordering = ["-id"]
         indexes = [
-            # The claim reads only runnable rows: finished rows stay out of it.
+            # The claim reads only runnable rows: finished and limited rows stay out of it.
             models.Index(
                 fields=["-priority", "next_run_at", "id"],
                 name="django_jobs_claim_idx",
-                condition=Q(status="pending"),
+                condition=Q(status="pending", limit=""),
+            ),
+            # The limited claim's pass (limits.py): pending limited jobs by limit and key.
+            models.Index(
+                fields=["limit", "limit_key", "-priority", "next_run_at", "id"],
+                name="django_jobs_limited_idx",
+                condition=Q(status="pending") & ~Q(limit=""),
             ),
             # A worker holds only running jobs, so this indexes just those; it
             # serves the worker's lookups and the foreign key's checks alike.
@@ -440,6 +450,49 @@ class JobHistory(models.Model):
     def failed(now: datetime, error: str) -> dict[str, Any]:
         """What failing a running attempt from outside writes (lost worker, interrupted)."""
         return {"status": RunStatus.FAILED, "error": error, "completed_at": now}
+
+
+class LimitKey(models.Model):
+    """One (limit, key) of ``LIMITS``: the row its claimers lock, one at a time.
+
+    Created the first time a job of that key is claimed. Locking it (``SKIP
+    LOCKED`` where the database has it) serialises the claimers of one key, so
+    the count of running jobs and of recent starts they read stays true until
+    they commit.
+    """
+
+    limit = models.CharField(max_length=100)
+    key = models.CharField(max_length=200, blank=True, default="")
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["limit", "key"], name="django_jobs_one_limit_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.limit}[{self.key}]" if self.key else self.limit
+
+
+class LimitStart(models.Model):
+    """Jobs of one (limit, key) started at one instant: the log a rate's window counts.
+
+    Only rate limits write it; rows older than the period are deleted by the
+    next claim of that key.
+    """
+
+    limit = models.CharField(max_length=100)
+    key = models.CharField(max_length=200, blank=True, default="")
+    started_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["limit", "key", "started_at"], name="django_jobs_limit_start_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.limit}[{self.key}] x{self.count} at {self.started_at:%H:%M:%S}"
 
 
 class Worker(models.Model):

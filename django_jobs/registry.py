@@ -25,6 +25,8 @@ class JobHandler:
 
     name: str
     handler: Callable[..., Any]
+    # The named limit of DJANGO_JOBS["LIMITS"] its jobs carry ("" for none).
+    limit: str = ""
     takes_ctx: bool = field(init=False)
     is_async: bool = field(init=False)
 
@@ -48,13 +50,15 @@ def _takes_second_argument(fn: Callable[..., Any]) -> bool:
     return len(positional) >= 2
 
 
-def create_job_handler(name: str, fn: Callable[..., Any]) -> JobHandler:
+def create_job_handler(name: str, fn: Callable[..., Any], *, limit: str = "") -> JobHandler:
     """Wrap ``fn`` as a named handler without registering it."""
     if not isinstance(name, str) or not name.strip():
         raise ValueError("a handler name must be a non-empty string")
     if not callable(fn):
         raise TypeError(f"handler {name!r} must be callable, got {type(fn).__name__}")
-    return JobHandler(name=name, handler=fn)
+    if not isinstance(limit, str):
+        raise TypeError(f"handler {name!r}: limit must be the name of a limit, got {limit!r}")
+    return JobHandler(name=name, handler=fn, limit=limit)
 
 
 class Registry:
@@ -64,12 +68,15 @@ class Registry:
         self._handlers: dict[str, JobHandler] = {}
         self._lock = threading.Lock()
 
-    def register(self, name: str, fn: Callable[..., Any]) -> JobHandler:
-        entry = create_job_handler(name, fn)
+    def register(self, name: str, fn: Callable[..., Any], *, limit: str = "") -> JobHandler:
+        entry = create_job_handler(name, fn, limit=limit)
         with self._lock:
             existing = self._handlers.get(name)
             if existing is not None:
                 if _same_function(existing.handler, fn):
+                    if existing.limit != limit:
+                        self._handlers[name] = entry
+                        return entry
                     return existing
                 raise HandlerAlreadyRegistered(
                     f"handler {name!r} is already registered to "
@@ -87,6 +94,11 @@ class Registry:
             return self._handlers[name]
         except (KeyError, TypeError):
             raise UnknownHandler(name) from None
+
+    def limit_of(self, name: str) -> str:
+        """The limit a handler's jobs carry ("" for none, or for an unknown handler)."""
+        entry = self._handlers.get(name)
+        return entry.limit if entry is not None else ""
 
     def __contains__(self, name: object) -> bool:
         return name in self._handlers
@@ -121,17 +133,21 @@ registry = Registry()
 @overload
 def handler(name: F) -> F: ...
 @overload
-def handler(name: str | None = None) -> Callable[[F], F]: ...
+def handler(name: str | None = None, *, limit: str = "") -> Callable[[F], F]: ...
 
 
-def handler(name: Any = None) -> Any:
-    """Register a function as a job handler: ``@handler`` or ``@handler("name")``."""
+def handler(name: Any = None, *, limit: str = "") -> Any:
+    """Register a function as a job handler: ``@handler``, ``@handler("name")``.
+
+    ``limit`` names a limit of ``DJANGO_JOBS["LIMITS"]`` that every job of the
+    handler carries unless ``enqueue(limit=...)`` says otherwise.
+    """
     if callable(name):
         registry.register(name.__name__, name)
         return name
 
     def decorate(fn: F) -> F:
-        registry.register(name or fn.__name__, fn)
+        registry.register(name or fn.__name__, fn, limit=limit)
         return fn
 
     return decorate

@@ -227,6 +227,8 @@ def test_enqueue_keywords_are_typed_in_its_signature(fn):
         "allow_overlap",
         "unique_key",
         "on_conflict",
+        "limit",
+        "limit_key",
     }
     hints = typing.get_type_hints(fn, localns={"Job": Job})
     assert hints["priority"] == int | None and hints["allow_overlap"] is bool

@@ -133,6 +133,40 @@ class Engine:
         """Lock due rows with ``SKIP LOCKED`` and mark them running (caller's transaction)."""
         return claiming.claim_locking(worker, queues, limit, now, self.alias)
 
+    def lock_limit(self, limit: str, key: str, now: datetime) -> bool:
+        """Lock the ``LimitKey`` row of (limit, key) until the transaction ends.
+
+        False when another claimer holds it (``SKIP LOCKED``): that worker is
+        claiming the key's jobs, this one goes on with the next key. The row is
+        made the first time its key is claimed.
+        """
+        from ..models import LimitKey
+
+        rows = LimitKey.objects.using(self.alias).filter(limit=limit, key=key)
+        locking = rows.select_for_update(skip_locked=True).values_list("pk", flat=True)
+        if list(locking[:1]):
+            return True
+        if rows.exists():
+            return False
+        LimitKey.objects.using(self.alias).bulk_create(
+            [LimitKey(limit=limit, key=key, claimed_at=now)], ignore_conflicts=True
+        )
+        return bool(list(locking[:1]))
+
+    def claim_limited(
+        self,
+        worker: Worker,
+        queues: Sequence[str] | None,
+        limit: str,
+        key: str,
+        count: int,
+        now: datetime,
+    ) -> list[Job]:
+        """Claim up to ``count`` due jobs of (limit, key), under its lock (caller's transaction)."""
+        jobs = claiming.claim_locking(worker, queues, count, now, self.alias, (limit, key))
+        claiming.insert_history(jobs, self.alias)
+        return jobs
+
     def finish(self, worker: Worker, by_id: dict[int, Finished], now: datetime) -> list[Finished]:
         """Write the outcomes of jobs this worker still holds; the ones written."""
         with transaction.atomic(using=self.alias):

@@ -58,7 +58,7 @@ def claim_one_by_one(
     history = _history_maker(worker, now)
     jobs = []
     with transaction.atomic(using=using):
-        due = Job.objects.using(using).due(now)
+        due = Job.objects.using(using).due(now).filter(limit="")
         if queues:
             due = due.filter(queue__in=queues)
         for job in due.select_for_update(skip_locked=True)[:limit]:
@@ -165,10 +165,22 @@ def _history_maker(worker: Worker, now: datetime) -> Callable[[Job, int | None],
 
 
 def claim_locking(
-    worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, using: str
+    worker: Worker,
+    queues: Sequence[str] | None,
+    limit: int,
+    now: datetime,
+    using: str,
+    limited: tuple[str, str] | None = None,
 ) -> list[Job]:
-    """Lock due rows with ``SKIP LOCKED`` and mark them running, in the caller's transaction."""
-    due = Job.objects.using(using).due(now)
+    """Lock due rows with ``SKIP LOCKED`` and mark them running, in the caller's transaction.
+
+    Jobs without a limit, or with ``limited`` = (limit, key) only those of that
+    limit's key (``limits.claim``, under the key's lock).
+    """
+    name, key = limited or ("", "")
+    due = Job.objects.using(using).due(now).filter(limit=name)
+    if limited:
+        due = due.filter(limit_key=key).exclude(limit="")  # the limited index's condition
     if queues:
         due = due.filter(queue__in=queues)
     jobs = list(due.select_for_update(skip_locked=True)[:limit])

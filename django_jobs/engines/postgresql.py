@@ -191,7 +191,8 @@ def claim_ctes(
     table = qn(Job._meta.db_table)
     # Statuses are written into the text, not bound: a prepared statement's
     # generic plan can use the partial index only when it sees 'pending'.
-    pending = f"{qn('status')} = '{JobStatus.PENDING}'"
+    # Limited jobs are not in the claim index: ``limits.claim`` takes them.
+    pending = f"{qn('status')} = '{JobStatus.PENDING}' AND {qn('limit')} = ''"
     priority, pk = qn("priority"), qn("id")
     where = [pending, f"{priority} = levels.p", f"{qn('next_run_at')} <= %s", f"NOT {qn('paused')}"]
     args: list = [now]

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Model
 
-from ..models import Job, JobStatus, Worker
+from ..models import Job, JobStatus, LimitKey, Worker
 from . import base, claiming, rows
 from .claiming import CLAIM_INDEX
 
@@ -39,6 +39,15 @@ class Engine(base.Engine):
         found = self.fetch_all(sql, args)
         return claiming.rows_to_jobs(found, worker, now, self.alias)
 
+    def lock_limit(self, limit: str, key: str, now: datetime) -> bool:
+        """One writer at a time: writing the row is the lock, and nobody is skipped."""
+        rows = LimitKey.objects.using(self.alias).filter(limit=limit, key=key)
+        if not rows.update(claimed_at=now):
+            LimitKey.objects.using(self.alias).bulk_create(
+                [LimitKey(limit=limit, key=key, claimed_at=now)], ignore_conflicts=True
+            )
+        return True
+
 
 def _claim_sql(
     worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, connection
@@ -54,7 +63,8 @@ def _claim_sql(
     columns = ", ".join(qn(f.column) for f in Job._meta.concrete_fields)
     at = connection.ops.adapt_datetimefield_value(now)
     pending = f"{qn('status')} = '{JobStatus.PENDING}'"
-    where = [pending, f"{qn('next_run_at')} <= %s", f"NOT {qn('paused')}"]
+    # Limited jobs are not in the claim index: ``limits.claim`` takes them.
+    where = [pending, f"{qn('limit')} = ''", f"{qn('next_run_at')} <= %s", f"NOT {qn('paused')}"]
     pick_args: list = [at]
     if queues:
         where.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")

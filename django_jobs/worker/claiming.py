@@ -12,7 +12,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from .. import limits
 from ..claimed import Claimed
+from ..conf import jobs_settings
 from ..engines import claiming, cycle
 from ..models import Job
 from . import overlap
@@ -25,7 +27,31 @@ UNAVAILABLE = "could not start the overlapping run: the database was unavailable
 
 
 def claim(worker: WorkerLoop, free: int, now: datetime) -> list[Claimed]:
-    """Claim up to ``free`` jobs, writing waiting outcomes in the same round trip."""
+    """Claim up to ``free`` jobs, writing waiting outcomes in the same round trip.
+
+    With ``LIMITS`` set, limited jobs come from a pass of their own
+    (``limits.claim``); the two passes take turns going first, so neither kind
+    of job waits for the other to run out.
+    """
+    if not jobs_settings.LIMITS:
+        return _claim(worker, free, now)
+    worker.limits_first = first = not worker.limits_first
+    jobs = _claim_limited(worker, free, now) if first else []
+    records = _claim(worker, free - len(jobs), now) if free > len(jobs) else []
+    if not first and free > len(records):
+        jobs = _claim_limited(worker, free - len(records), now)
+    return [*_spawn_overlapping(worker, [_record(job) for job in jobs], now), *records]
+
+
+def _claim_limited(worker: WorkerLoop, free: int, now: datetime) -> list[Job]:
+    row, queues, using = worker.own_row, worker.queues, worker.using
+    found = worker.guard.run(
+        "the claim of limited jobs", lambda: limits.claim(row, queues, free, now, using)
+    )
+    return found or []
+
+
+def _claim(worker: WorkerLoop, free: int, now: datetime) -> list[Claimed]:
     jobs: list[Job] | None
     if worker.outbox:
         jobs = _finish_and_claim(worker, free, now)

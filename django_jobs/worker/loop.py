@@ -80,6 +80,8 @@ class WorkerLoop:
         self.outbox = Outbox(self.slots)
         self.upkeep = Upkeep(self)
         self._free_before_claim = 0
+        # Which claim pass goes first this cycle when LIMITS is set (worker.claiming).
+        self.limits_first = False
         self._listener: notify.Listener | None = None
 
     @property
