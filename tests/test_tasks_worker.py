@@ -421,3 +421,37 @@ def test_an_attempt_that_ended_without_an_exception_names_attempt_failed(stored)
     error = error_of(stored)
     assert error.exception_class_path == "django_jobs.tasks.exceptions.AttemptFailed"
     assert error.traceback == stored
+
+
+def test_the_frameworks_own_logging_still_logs_when_its_logger_is_on(caplog):
+    import logging
+
+    from django_jobs.tasks.compat import framework_signals
+
+    name = framework_signals.logger.name
+    ok = tasks.noop.enqueue()
+    bad = tasks.once.enqueue()
+    with caplog.at_level(logging.DEBUG, logger=name):
+        later_ok = tasks.noop.enqueue()
+        run()
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == name]
+    assert (
+        logging.DEBUG,
+        f"Task id={later_ok.id} path={later_ok.task.module_path} enqueued backend=default",
+    ) in lines
+    for result, state, level in [(ok, "SUCCESSFUL", logging.INFO), (bad, "FAILED", logging.ERROR)]:
+        path = result.task.module_path
+        assert (logging.INFO, f"Task id={result.id} path={path} state=RUNNING") in lines
+        assert (level, f"Task id={result.id} path={path} state={state}") in lines
+
+
+def test_a_failed_task_is_logged_by_the_framework_at_its_default_levels(caplog):
+    from django_jobs.tasks.compat import framework_signals
+
+    bad = tasks.once.enqueue()
+    run()
+    name = framework_signals.logger.name
+    failed = [r for r in caplog.records if r.name == name and "state=FAILED" in r.getMessage()]
+    assert [r.getMessage() for r in failed] == [
+        f"Task id={bad.id} path={bad.task.module_path} state=FAILED"
+    ]

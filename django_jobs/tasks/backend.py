@@ -8,6 +8,7 @@ and the API; its ``TaskResult`` is read back from the job and its history.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import router
@@ -17,6 +18,7 @@ from .compat import BaseTaskBackend, Task, TaskResult, task_enqueued
 from .handlers import refused, register, to_data
 from .options import JobsTask, job_options, unique_key_for, validate
 from .results import enqueued
+from .sending import worth_sending
 
 VALID_TASKS_KEPT = 1000
 
@@ -91,7 +93,8 @@ class JobsBackend(BaseTaskBackend):
         except InvalidJob as exc:
             raise refused(exc) from None
         result = enqueued(job, task, data["args"], data["kwargs"], self.alias)
-        task_enqueued.send(type(self), task_result=result)
+        if worth_sending(task_enqueued, logging.DEBUG):
+            task_enqueued.send(type(self), task_result=result)
         return result
 
     def _enqueue_unique(
@@ -108,7 +111,8 @@ class JobsBackend(BaseTaskBackend):
         job, created = save_new_unique(job, unique_key, getattr(task, "on_conflict", "return"))
         if created:
             result = enqueued(job, task, data["args"], data["kwargs"], self.alias)
-            task_enqueued.send(type(self), task_result=result)
+            if worth_sending(task_enqueued, logging.DEBUG):
+                task_enqueued.send(type(self), task_result=result)
             return result
         holder_task = task_for(job.handler)
         if holder_task is None:  # a plain job holds the key: no TaskResult can stand for it

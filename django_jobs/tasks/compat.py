@@ -7,6 +7,7 @@ from __future__ import annotations
 
 try:
     from django.tasks import TaskContext, TaskResult, TaskResultStatus, task, task_backends
+    from django.tasks import signals as framework_signals
     from django.tasks.backends.base import BaseTaskBackend
     from django.tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY, Task, TaskError
     from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
@@ -16,6 +17,7 @@ try:
     FRAMEWORK = "django.tasks"
 except ImportError:
     from django_tasks import TaskContext, TaskResult, TaskResultStatus, task, task_backends
+    from django_tasks import signals as framework_signals
     from django_tasks.backends.base import BaseTaskBackend
     from django_tasks.base import TASK_MAX_PRIORITY, TASK_MIN_PRIORITY, Task, TaskError
     from django_tasks.exceptions import InvalidTaskError as InvalidTask
@@ -37,6 +39,7 @@ __all__ = [
     "TaskResult",
     "TaskResultDoesNotExist",
     "TaskResultStatus",
+    "framework_signals",
     "normalize_json",
     "task",
     "task_backends",

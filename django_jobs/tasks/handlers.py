@@ -8,6 +8,7 @@ handler registry; nothing is ever imported because a row says so. The job's
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable
 from inspect import iscoroutinefunction
@@ -16,6 +17,7 @@ from typing import Any
 from ..exceptions import InvalidJob
 from ..registry import registry
 from .compat import Task, TaskContext, normalize_json, task_backends, task_started
+from .sending import worth_sending
 
 _tasks: dict[str, Task] = {}
 # The tasks whose function is a plain one (no coroutine), called directly.
@@ -124,7 +126,7 @@ def run_task(path: str, data: Any, ctx: Any) -> Any:
     if task.takes_context:
         # The context is the stored result, read when the attempt starts.
         result = task_backends[alias].get_result(str(ctx.job_id))
-    if task_started.receivers:  # Django's own logging is one
+    if worth_sending(task_started, logging.INFO):
         sender, snapshot = late_imports()
         started = result or snapshot(task, ctx.job_id, args, kwargs, alias, ctx.attempt)
         task_started.send(sender=sender, task_result=started)

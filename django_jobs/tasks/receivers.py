@@ -7,11 +7,13 @@ finishes FAILED, once, whatever its running attempt did.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from .. import signals
 from .compat import TaskError, TaskResultStatus, task_finished
 from .handlers import from_data, late_imports, task_for
+from .sending import worth_sending
 
 CANCELLED = "cancelled"  # JobStatus.CANCELLED, without importing models before apps are ready
 
@@ -40,7 +42,8 @@ def _cancelled(sender: Any, job: Any, **kwargs: Any) -> None:
 
 def _finished(job: Any, attempt: int, status: Any, cancelled: bool = False, **outcome: Any) -> None:
     task = task_for(job.handler)
-    if task is None or not task_finished.receivers:
+    level = logging.ERROR if status == TaskResultStatus.FAILED else logging.INFO
+    if task is None or not worth_sending(task_finished, level):
         return
     sender, snapshot = late_imports()
     try:
