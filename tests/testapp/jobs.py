@@ -170,3 +170,12 @@ def count_users(data):
     from django.contrib.auth.models import User
 
     return {"users": User.objects.count()}
+
+
+@handler
+def timed(data):
+    """Sleep, then append "key start end pid" (wall clock) so tests can see runs overlap."""
+    start = time.time()
+    time.sleep(float(data.get("seconds", 0)))
+    with open(data["path"], "a") as out:
+        out.write(f"{data.get('key', '')} {start} {time.time()} {os.getpid()}\n")
