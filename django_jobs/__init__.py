@@ -6,6 +6,7 @@ at module import time anywhere.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +48,8 @@ def enqueue(
     on_conflict: str = "return",
     limit: str | None = None,
     limit_key: str | None = None,
+    depends_on: Iterable[Job | int] | None = None,
+    on_dependency_failure: str | None = None,
 ) -> Job:
     """Create a one-time job; see ``django_jobs.creating.enqueue``.
 
@@ -55,7 +58,10 @@ def enqueue(
     ``priority`` runs first; ``timeout``: seconds a run may take;
     ``unique_key``: while a live job holds it, that job is returned
     (``on_conflict="raise"``: ``DuplicateJob``); ``limit``: a limit of
-    ``LIMITS`` (default: the handler's), ``limit_key`` the key it is counted by.
+    ``LIMITS`` (default: the handler's), ``limit_key`` the key it is counted by;
+    ``depends_on``: jobs or ids it waits for (``on_dependency_failure``:
+    ``"cancel"``, the default, or ``"run"`` when one of them fails for good or
+    is cancelled).
     """
     from .creating import enqueue as _enqueue
 
@@ -74,6 +80,8 @@ def enqueue(
         on_conflict=on_conflict,
         limit=limit,
         limit_key=limit_key,
+        depends_on=depends_on,
+        on_dependency_failure=on_dependency_failure,
     )
 
 

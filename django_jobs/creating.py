@@ -14,7 +14,7 @@ from typing import Any
 from django.db import IntegrityError, connections, router, transaction
 from django.utils import timezone
 
-from . import limits, signals
+from . import dependencies, limits, signals
 from .conf import jobs_settings
 from .engines import for_alias, notify
 from .engines import rows as columns
@@ -132,12 +132,15 @@ def enqueue(
     on_conflict: str = "return",
     limit: str | None = None,
     limit_key: str | None = None,
+    depends_on: Iterable[Job | int] | None = None,
+    on_dependency_failure: str | None = None,
 ) -> Job:
     """Create a one-time job; inside ``atomic()`` it exists once the transaction commits.
 
     With ``unique_key``, while a live job holds that key it is returned instead
     (``on_conflict="raise"``: ``DuplicateJob`` is raised). ``limit`` names a
     limit of ``LIMITS`` (default: the handler's) and ``limit_key`` its partition.
+    With ``depends_on`` it waits until those jobs have finished (see ``dependencies``).
     """
     job = build_job(
         handler_name,
@@ -153,6 +156,8 @@ def enqueue(
         limit=limit,
         limit_key=limit_key,
     )
+    if depends_on is not None or on_dependency_failure is not None:
+        return save_dependent(job, depends_on, on_dependency_failure, unique_key, on_conflict)[0]
     using = router.db_for_write(Job)
     if unique_key is not None or on_conflict != "return":
         return save_new_unique(job, unique_key, on_conflict)[0]
@@ -173,20 +178,26 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
     Each mapping holds ``enqueue`` arguments (``handler``, ``data``, ``name``,
     ``run_at``, ``unique_key``, ...); ``defaults`` fill in what a mapping leaves
     out. A unique key held by a live job, or given twice, yields that one job.
+    ``depends_on`` may name, besides jobs and ids, the ``ref`` of a mapping
+    earlier in the same call: the whole graph is created in one transaction.
     """
     now = timezone.now()
     # Jobs that differ only in their data share one validated template.
     templates: dict[tuple, Job] = {}
     planned: list[tuple[Job, Any, str | None]] = []
     uniques: dict[int, tuple[str | None, str]] = {}  # planned index -> (unique_key, on_conflict)
+    graph: dict[int, dict[str, Any]] = {}  # planned index -> its GRAPH options
     for index, spec in enumerate(jobs):
         merged = {**defaults, **spec}
         handler_name = merged.pop("handler", None)
         if "schedule" in merged:
             raise InvalidJob("schedule", "enqueue_many creates one-time jobs; use schedule()")
-        _check_options(merged, allowed=("data", "name", "run_at", "max_attempts", *UNIQUE))
+        _check_options(merged, allowed=("data", "name", "run_at", "max_attempts", *UNIQUE, *GRAPH))
         data = merged.pop("data", None)
         unique = {name: merged.pop(name) for name in UNIQUE if name in merged}
+        wiring = {name: merged.pop(name) for name in GRAPH if name in merged}
+        if wiring:
+            graph[index] = wiring
         try:
             key = _hashable((handler_name, *sorted(merged.items())))
             template = templates.get(key) if key is not None else None
@@ -205,6 +216,10 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
     if not planned:
         return []
     using = router.db_for_write(Job)
+    if graph:
+        if uniques:
+            raise InvalidJob("unique_key", "enqueue_many takes unique_key or depends_on, not both")
+        return _insert_graph(planned, dependencies.plan(graph), using, now)
     with transaction.atomic(using=using):
         if not uniques:
             created = _insert_all(planned, using)
@@ -214,6 +229,45 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
 
 
 UNIQUE = ("unique_key", "on_conflict")
+GRAPH = ("depends_on", "on_dependency_failure", "ref")
+
+
+def _insert_graph(
+    planned: list[tuple[Job, Any, str | None]],
+    wirings: dict[int, dependencies.Wiring],
+    using: str,
+    now: datetime,
+) -> list[Job]:
+    """Insert jobs that depend on jobs or on each other, and their links, in one transaction."""
+    clone = columns.cloner(Job)
+    referenced = {e for wiring in wirings.values() for e in wiring.earlier}
+    variants: dict[tuple, Job] = {}
+    for index, wiring in wirings.items():
+        template, data, text = planned[index]
+        count = len(wiring.ids) + len(wiring.earlier)
+        key = (id(template), count, wiring.on_failure, index in referenced)
+        if key not in variants:
+            variant = clone(template, has_dependents=index in referenced)
+            dependencies.wait_for(variant, count, wiring.on_failure)
+            variants[key] = variant
+        planned[index] = (variants[key], data, text)
+    with transaction.atomic(using=using):
+        statuses = dependencies.lock({pk for w in wirings.values() for pk in w.ids}, using)
+        created = _insert_all(planned, using)
+        for job in created:
+            if job.pk is None:  # MySQL returns no ids from a bulk insert
+                job.save(force_insert=True, using=using)
+        edges = {
+            created[index].pk: [*wiring.ids, *(created[e].pk for e in wiring.earlier)]
+            for index, wiring in wirings.items()
+            if wiring.ids or wiring.earlier
+        }
+        settled = dependencies.link(edges, statuses, using, now)
+        if settled.released or settled.cancelled:
+            fresh = Job.objects.using(using).in_bulk([job.pk for job in created])
+            created = [fresh[job.pk] for job in created]
+        _announce(created)
+    return created
 
 
 def _insert_with_unique(
@@ -486,6 +540,37 @@ def save_new_unique(
     return saved, created
 
 
+def save_dependent(
+    job: Job,
+    depends_on: Iterable[Job | int] | None,
+    on_dependency_failure: str | None = None,
+    unique_key: str | None = None,
+    on_conflict: str = "return",
+) -> tuple[Job, bool]:
+    """``save_new`` for a one-time job that waits for ``depends_on``: ``(job, created)``.
+
+    A missing or recurring dependency is refused (``InvalidJob("depends_on")``)
+    and nothing is written; dependencies that already finished count at once.
+    """
+    ids = dependencies.clean_ids(depends_on)
+    mode = dependencies.clean_on_dependency_failure(on_dependency_failure)
+    if job.schedule:
+        raise InvalidJob("depends_on", "depends_on is for one-time jobs")
+    using = router.db_for_write(Job)
+    with transaction.atomic(using=using):
+        statuses = dependencies.lock(ids, using)
+        dependencies.wait_for(job, len(ids), mode)
+        if unique_key is not None or on_conflict != "return":
+            job, created = save_new_unique(job, unique_key, on_conflict)
+        else:
+            job, created = save_new(job), True
+        if created and ids:
+            settled = dependencies.link({job.pk: ids}, statuses, using, timezone.now())
+            if settled.released or settled.cancelled:
+                job.refresh_from_db(using=using)
+    return job, created
+
+
 def update(job: Job | int, *, now: datetime | None = None, **changes: Any) -> Job:
     """Change a job's fields with the rules that creating it follows.
 
@@ -511,7 +596,7 @@ def update(job: Job | int, *, now: datetime | None = None, **changes: Any) -> Jo
             fields.add("key")
         with claiming_identity(current, using):
             current.save(using=using, update_fields=[*fields, "updated_at"])
-    if current.status == JobStatus.PENDING and current.next_run_at <= now:
+    if current.status == JobStatus.PENDING and current.next_run_at and current.next_run_at <= now:
         notify.job_available({current.queue})
     return current
 
@@ -547,10 +632,16 @@ def _apply_changes(job: Job, changes: Mapping[str, Any], now: datetime) -> set[s
             "run_at", "run_at is for one-time jobs; a recurring job follows its schedule"
         )
     moved = (expression, tz) != (job.schedule, job.timezone)
+    if expression and (job.has_dependencies or job.has_dependents):
+        raise InvalidJob(
+            "schedule", "a job that waits for jobs, or that jobs wait for, stays one-time"
+        )
     for field, value in {**cleaned, "schedule": expression, "timezone": tz}.items():
         setattr(job, field, value)
     fields = {*cleaned, "schedule", "timezone"}
     if job.status == JobStatus.PENDING and (run_at is not None or (moved and expression)):
         job.next_run_at = job.scheduled_for = run_at or job.next_slot(now)
         fields |= {"next_run_at", "scheduled_for"}
+        if job.waiting_on:  # still waiting: run_at is when it may run once released
+            job.next_run_at = None
     return fields

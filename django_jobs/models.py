@@ -107,9 +107,20 @@ class JobQuerySet(models.QuerySet["Job"]):
     def live(self) -> JobQuerySet:
         return self.filter(status__in=LIVE)
 
+    def waiting(self) -> JobQuerySet:
+        """Pending jobs that wait for dependencies to finish: never due until released."""
+        return self.filter(status=JobStatus.PENDING, waiting_on__gt=0)
+
     def dead(self) -> JobQuerySet:
         """One-time jobs that failed for good: no retry is coming."""
         return self.filter(DEAD)
+
+
+class DependencyFailure(models.TextChoices):
+    """What a dependent does when one of its dependencies fails for good or is cancelled."""
+
+    CANCEL = "cancel", "Cancel"
+    RUN = "run", "Run anyway"
 
 
 class Job(models.Model):
@@ -166,6 +177,16 @@ class Job(models.Model):
     # Limited jobs stay out of the claim index: a second claim pass takes them.
     limit = models.CharField(max_length=100, blank=True, default="")
     limit_key = models.CharField(max_length=200, blank=True, default="")
+    # Dependencies (see dependencies.py). A waiting job is pending with no
+    # next_run_at, so no claim ever sees it; the transaction that finishes its
+    # last dependency sets next_run_at. The flags spare jobs outside any graph
+    # every look-up: only a job with has_dependents makes its completion settle.
+    waiting_on = models.PositiveIntegerField(default=0, help_text="dependencies not finished yet")
+    has_dependencies = models.BooleanField(default=False)
+    has_dependents = models.BooleanField(default=False)
+    on_dependency_failure = models.CharField(
+        max_length=8, choices=DependencyFailure.choices, default=DependencyFailure.CANCEL
+    )
 
     objects = JobQuerySet.as_manager()
 
@@ -219,8 +240,13 @@ class Job(models.Model):
                 condition=Q(max_attempts__gte=1), name="django_jobs_max_attempts_gte_1"
             ),
             models.CheckConstraint(
-                condition=~Q(status="pending") | Q(next_run_at__isnull=False),
+                condition=~Q(status="pending") | Q(next_run_at__isnull=False) | Q(waiting_on__gt=0),
                 name="django_jobs_pending_has_next_run_at",
+            ),
+            # A job waiting for dependencies is never due (nor running).
+            models.CheckConstraint(
+                condition=Q(waiting_on=0) | (~Q(status="running") & Q(next_run_at__isnull=True)),
+                name="django_jobs_waiting_not_due",
             ),
         ]
 
@@ -324,13 +350,14 @@ class Job(models.Model):
 
     @staticmethod
     def requeued(now: datetime) -> dict[str, Any]:
-        """What a trigger or a retry writes."""
+        """What a trigger or a retry writes; a job waiting for dependencies stops waiting."""
         return {
             "status": JobStatus.PENDING,
             "attempts": 0,
             "next_run_at": now,
             "scheduled_for": now,
             "cancel_requested": False,
+            "waiting_on": 0,
             "updated_at": now,
         }
 
@@ -493,6 +520,27 @@ class LimitStart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.limit}[{self.key}] x{self.count} at {self.started_at:%H:%M:%S}"
+
+
+class JobDependency(models.Model):
+    """``job`` waits for ``depends_on``; ``settled`` once that one finished and was counted."""
+
+    # Indexed by the unique constraint, which leads with it.
+    job = models.ForeignKey(
+        Job, on_delete=models.CASCADE, related_name="dependency_links", db_index=False
+    )
+    depends_on = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="dependent_links")
+    settled = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "depends_on"], name="django_jobs_one_dependency"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} waits for job {self.depends_on_id}"
 
 
 class Worker(models.Model):

@@ -18,7 +18,7 @@ from typing import Any
 from django.db import router, transaction
 from django.utils import timezone
 
-from . import signals
+from . import dependencies, signals
 from .dead import DeadSelection
 from .engines import notify
 from .exceptions import JobStateError
@@ -114,6 +114,7 @@ def trigger(job: Job | int, *, now: datetime | None = None) -> Job:
     had. A failed, completed or cancelled job runs again with fresh attempts.
     A paused recurring job runs once and stays paused: its handler runs with its
     data as a new one-time job (named "<name> (run now)"), which is returned.
+    A job waiting for dependencies stops waiting and runs now.
     """
     now = now or timezone.now()
     pk = job_pk(job)
@@ -149,13 +150,20 @@ def _run_once(job: Job) -> Job:
 def cancel(job: Job | int, *, now: datetime | None = None) -> Job:
     """Cancel a pending job, or ask a running one to stop (its ``ctx`` sees it).
 
-    A cancelled job is neither retried nor rescheduled.
+    A cancelled job is neither retried nor rescheduled; the jobs waiting for it
+    are settled with it (``dependencies``).
     """
     now = now or timezone.now()
     pk = job_pk(job)
+    using = router.db_for_write(Job)
     for _ in range(3):  # the job may be claimed between the two updates
-        if Job.objects.filter(pk=pk, status=JobStatus.PENDING).update(**Job.cancelled(now)):
-            cancelled = Job.objects.get(pk=pk)
+        with transaction.atomic(using=using):
+            cancelled = None
+            pending = Job.objects.using(using).filter(pk=pk, status=JobStatus.PENDING)
+            if pending.update(**Job.cancelled(now)):
+                cancelled = Job.objects.using(using).get(pk=pk)
+                dependencies.settle_jobs([cancelled], using, now)
+        if cancelled is not None:
             signals.job_cancelled.send_robust(sender=Job, job=cancelled)
             return cancelled
         if Job.objects.filter(pk=pk, status=JobStatus.RUNNING).update(**Job.asked_to_cancel(now)):
@@ -180,12 +188,18 @@ def retry(job: Job | int, *, now: datetime | None = None) -> Job:
 
 
 def delete(job: Job | int) -> None:
-    """Delete a job and its history; a running job cannot be deleted (cancel it first)."""
+    """Delete a job and its history; a running job cannot be deleted (cancel it first).
+
+    Jobs still waiting for it are settled as if it had been cancelled.
+    """
     pk = job_pk(job)
     using = router.db_for_write(Job)
     with transaction.atomic(using=using):
         locked = lock_job(pk, using)
         check("delete", locked)
+        if locked.has_dependents and not locked.is_finished:
+            # Its dependents would wait forever: they end as if it had been cancelled.
+            dependencies.settle({locked.pk: "deleted"}, using, timezone.now())
         locked.delete()
 
 

@@ -229,6 +229,8 @@ def test_enqueue_keywords_are_typed_in_its_signature(fn):
         "on_conflict",
         "limit",
         "limit_key",
+        "depends_on",
+        "on_dependency_failure",
     }
     hints = typing.get_type_hints(fn, localns={"Job": Job})
     assert hints["priority"] == int | None and hints["allow_overlap"] is bool

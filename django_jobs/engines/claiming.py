@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import connections, transaction
 
-from .. import dead, faults
+from .. import dead, dependencies, faults
 from ..conf import jobs_settings
 from ..models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
 from . import for_alias, rows
@@ -89,6 +89,7 @@ def _refuse(job: Job, exc: Exception, now: datetime, using: str) -> None:
     try:
         with transaction.atomic(using=using):
             engine.update_rows(Job, [job], TRANSITION_FIELDS, fence=pending)
+            dependencies.settle_jobs([job], using, now)
     except Exception as again:
         if not faults.refused(again, using):
             raise
@@ -96,6 +97,7 @@ def _refuse(job: Job, exc: Exception, now: datetime, using: str) -> None:
         job.data = None
         with transaction.atomic(using=using):
             engine.update_rows(Job, [job], [*TRANSITION_FIELDS, "data"], fence=pending)
+            dependencies.settle_jobs([job], using, now)
     dead.announce([job])
 
 

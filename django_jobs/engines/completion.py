@@ -14,8 +14,8 @@ from datetime import datetime
 
 from django.db import transaction
 
-from .. import faults, signals
-from ..models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
+from .. import dependencies, faults, signals
+from ..models import FINISHED, TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
 from ..outcomes import Finished, Outcome, cancel_after, fill_history, settle
 from . import for_alias
 
@@ -54,6 +54,12 @@ def finish_one_by_one(
     only, and each transition must start from the row as it is.
     """
     by_id = {item.job.pk: item for item in items}
+    return after_finish(by_id, _write_one_by_one(worker, by_id, now, using))
+
+
+def _write_one_by_one(
+    worker: Worker, by_id: dict[int, Finished], now: datetime, using: str
+) -> list[Finished]:
     _reload(worker, by_id, using)
     applied: list[Finished] = []
     for pk, item in by_id.items():
@@ -66,7 +72,7 @@ def finish_one_by_one(
             _reload(worker, {pk: item}, using)
             if _write_refusal(worker, item, exc, now, using):
                 applied.append(item)
-    return after_finish(by_id, applied)
+    return applied
 
 
 def _reload(worker: Worker, by_id: dict[int, Finished], using: str) -> None:
@@ -112,8 +118,10 @@ def _write_failure(worker: Worker, item: Finished, now: datetime, using: str, cl
     owned = Job.objects.using(using).filter(
         pk=job.pk, worker_id=worker.pk, status=JobStatus.RUNNING
     )
-    if not owned.select_for_update().exists():
+    flag = owned.select_for_update().values_list("has_dependents", flat=True).first()
+    if flag is None:
         return False
+    job.has_dependents = flag
     job.fail(now, item.outcome.error, None)
     item.will_retry, item.history_status = False, RunStatus.FAILED
     fields = list(TRANSITION_FIELDS)
@@ -121,6 +129,7 @@ def _write_failure(worker: Worker, item: Finished, now: datetime, using: str, cl
         job.data = None
         fields.append("data")
     for_alias(using).update_rows(Job, [job], fields, fence=owned_by(worker))
+    dependencies.settle_jobs([job], using, now)
     fill_history(item)
     row = getattr(job, "run_history", None)
     if row is not None:
@@ -144,19 +153,48 @@ def finish_in_transaction(
     worker: Worker, by_id: dict[int, Finished], now: datetime, using: str
 ) -> list[Finished]:
     """Lock what this worker still holds and write it, in the caller's transaction."""
-    owned = dict(
+    rows = list(
         Job.objects.using(using)
         .select_for_update()
         .filter(pk__in=list(by_id), worker_id=worker.pk, status=JobStatus.RUNNING)
-        .values_list("pk", "cancel_requested")
+        .values_list("pk", "cancel_requested", "has_dependents")
     )
+    owned = {pk: cancel for pk, cancel, _ in rows}
+    waited_for = {pk for pk, _, flagged in rows if flagged}
     applied = [by_id[pk] for pk in by_id if pk in owned]
     for item in applied:
         settle(item, owned[item.job.pk], now)
     if applied:
         for_alias(using).update_rows(Job, [i.job for i in applied], TRANSITION_FIELDS)
         save_history(_history_rows(applied), using)
+    ended = {i.job.pk: i.job.status for i in applied if i.job.pk in waited_for}
+    ended = {pk: status for pk, status in ended.items() if status in FINISHED}
+    if ended:
+        dependencies.settle(ended, using, now)
     return applied
+
+
+def finish_left_out(
+    worker: Worker, by_id: dict[int, Finished], applied: list[Finished], now: datetime, using: str
+) -> list[Finished]:
+    """PostgreSQL: finish what the one statement left out, in a transaction; all applied.
+
+    The statement skips jobs that others wait for (their flag read under its
+    lock): ``finish_in_transaction`` writes them and settles their dependents.
+    It also skips jobs this worker no longer holds, which stay dropped.
+    """
+    written = {item.job.pk for item in applied}
+    left = {pk: item for pk, item in by_id.items() if pk not in written}
+    if not left:
+        return applied
+    _reload(worker, left, using)
+    try:
+        with transaction.atomic(using=using):
+            return applied + finish_in_transaction(worker, left, now, using)
+    except Exception as exc:
+        if faults.classify(exc, using) is faults.Fault.OUTAGE:
+            raise
+        return applied + _write_one_by_one(worker, left, now, using)
 
 
 def applied_outcomes(

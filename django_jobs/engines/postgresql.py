@@ -144,7 +144,8 @@ class Engine(base.Engine):
         """Lock what this worker still holds, update jobs and history, in one statement."""
         ctes, params = finish_ctes(worker, by_id, now, self.connection)
         done = dict(self.fetch_all(f"WITH {ctes} SELECT id, cancel_requested FROM done", params))
-        return completion.applied_outcomes(by_id, done, now)
+        applied = completion.applied_outcomes(by_id, done, now)
+        return completion.finish_left_out(worker, by_id, applied, now, self.alias)
 
     def finish_and_claim(
         self,
@@ -168,6 +169,7 @@ class Engine(base.Engine):
         found = self.fetch_all(sql, [*finish_params, *claim_params])
         written = {pk: cancelled for pk, cancelled in json.loads(found[0][0])}
         applied = completion.applied_outcomes(by_id, written, now)
+        applied = completion.finish_left_out(worker, by_id, applied, now, self.alias)
         claimed = [row[1:] for row in found if row[1] is not None]
         return applied, claiming.rows_to_jobs(claimed, worker, now, self.alias)
 
@@ -324,7 +326,8 @@ def _finish_sql(connection) -> str:
         f"v AS (SELECT * FROM unnest({unnest}) AS u({', '.join(names)})), "
         f"owned AS MATERIALIZED (SELECT j.id, j.cancel_requested FROM {job_table} j "
         f"JOIN v ON v.id = j.id WHERE j.worker_id = %s AND j.status = '{JobStatus.RUNNING}' "
-        f"FOR UPDATE OF j), "
+        # Jobs others wait for are left to completion.finish_left_out, which settles them.
+        f"AND NOT j.has_dependents FOR UPDATE OF j), "
         f"done AS (UPDATE {job_table} AS j SET {', '.join(job_set(f) for f in job_fields)} "
         f"FROM v JOIN owned o ON o.id = v.id WHERE j.id = v.id "
         f"RETURNING j.id, o.cancel_requested), "

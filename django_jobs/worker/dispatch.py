@@ -16,7 +16,7 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from .. import signals
+from .. import dependencies, signals
 from ..claimed import Claimed
 from ..models import Job
 from ..outcomes import Outcome
@@ -41,8 +41,14 @@ class Dispatch:
     def submit(self, claimed: Claimed) -> None:
         job = claimed.job
         ctx = context_for(job)
+        unreadable = give_dependency_results(job, ctx)
         future: Future[Outcome]
-        if isinstance(self.pool, ProcessPool):
+        if unreadable is not None:
+            # The attempt fails (and is retried) rather than run without what it waits for.
+            entry = InFlight(claimed, ctx, None)
+            future = Future()
+            future.set_result(failed(job.pk, unreadable, timezone.now()))
+        elif isinstance(self.pool, ProcessPool):
             # The pool kills the process at the timeout: nothing is left to abandon.
             entry = InFlight(claimed, ctx, None)
             # It claims only for free children, so the handler starts about now.
@@ -96,6 +102,17 @@ def context_for(job: Job) -> JobContext:
         scheduled_for=job.scheduled_for,
         logger=_job_logger(job.handler),
     )
+
+
+def give_dependency_results(job: Job, ctx: JobContext) -> str | None:
+    """Put a dependent's dependency results in its ctx; the error when they cannot be read."""
+    if not job.has_dependencies:
+        return None
+    try:
+        ctx.dependency_results = dependencies.results(job)
+    except Exception as exc:
+        return f"could not read the results of its dependencies: {type(exc).__name__}: {exc}"
+    return None
 
 
 def failed(pk: int, error: str, now: datetime) -> Outcome:

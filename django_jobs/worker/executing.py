@@ -54,6 +54,8 @@ class JobContext:
     max_attempts: int
     scheduled_for: datetime | None
     logger: logging.Logger
+    # Completed dependencies: job id -> result of its last successful run.
+    dependency_results: dict[int, Any] = field(default_factory=dict)
     _cancel: CancelFlag = field(default_factory=lambda: CancelFlag(), repr=False)
 
     @property
@@ -65,7 +67,7 @@ class JobContext:
         # Crosses into a pool process without its cancel flag: there,
         # cancellation kills the process instead of setting a flag.
         fields = (self.job_id, self.name, self.attempt, self.max_attempts, self.scheduled_for)
-        return (type(self), (*fields, self.logger))
+        return (type(self), (*fields, self.logger, self.dependency_results))
 
 
 def execute(handler_name: str, data: Any, ctx: JobContext) -> Outcome:

@@ -18,6 +18,7 @@ from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from .. import dependencies
 from ..conf import jobs_settings
 from ..dead import announce as announce_dead
 from ..engines import for_alias
@@ -89,6 +90,7 @@ def recover_lost(now: datetime | None = None, using: str = "default") -> int:
             _fail_lost(job, LOST.format(worker=name, timeout=timeout), now, using)
         if jobs:
             for_alias(using).update_rows(Job, jobs, TRANSITION_FIELDS)
+            dependencies.settle_jobs(jobs, using, now)
         Worker.objects.using(using).filter(pk__in=dead_ids).exclude(
             pk__in=Job.objects.using(using).filter(status=JobStatus.RUNNING).values("worker_id")
         ).delete()
@@ -116,6 +118,7 @@ def recover_unconfirmed(worker: Worker, known: set[int], now: datetime, using: s
             _fail_lost(job, UNCONFIRMED.format(worker=worker.name), now, using)
         if jobs:
             for_alias(using).update_rows(Job, jobs, TRANSITION_FIELDS)
+            dependencies.settle_jobs(jobs, using, now)
     announce_dead(jobs)
     if jobs:
         logger.warning("recovered jobs claimed during a lost connection count=%d", len(jobs))

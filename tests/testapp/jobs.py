@@ -179,3 +179,17 @@ def timed(data):
     time.sleep(float(data.get("seconds", 0)))
     with open(data["path"], "a") as out:
         out.write(f"{data.get('key', '')} {start} {time.time()} {os.getpid()}\n")
+
+
+@handler
+def dependency_results(data, ctx):
+    """What the job's dependencies returned, keyed by their ids as text (JSON keys)."""
+    return {str(pk): result for pk, result in sorted(ctx.dependency_results.items())}
+
+
+@handler
+def stamp(data, ctx):
+    """When the handler ran (wall clock), and which dependencies' results it was given."""
+    start = time.time()
+    time.sleep(float((data or {}).get("seconds", 0)))
+    return {"start": start, "end": time.time(), "deps": sorted(ctx.dependency_results)}
