@@ -411,6 +411,25 @@ def dependent_ids(job: Job) -> list[int]:
     return list(links.values_list("job_id", flat=True))
 
 
+def links_of(jobs: Sequence[Job]) -> dict[str, dict[int, list[int]]]:
+    """Both sides of the links of ``jobs`` (a page of them): side -> id -> ids.
+
+    At most two queries, none when no job of the page is in a graph.
+    """
+    found: dict[str, dict[int, list[int]]] = {"depends_on": {}, "dependents": {}}
+    waiting = [job.pk for job in jobs if job.has_dependencies]
+    waited_for = [job.pk for job in jobs if job.has_dependents]
+    if waiting:
+        rows = JobDependency.objects.filter(job_id__in=waiting).order_by("depends_on_id")
+        for job_id, dep in rows.values_list("job_id", "depends_on_id"):
+            found["depends_on"].setdefault(job_id, []).append(dep)
+    if waited_for:
+        rows = JobDependency.objects.filter(depends_on_id__in=waited_for).order_by("job_id")
+        for job_id, dep in rows.values_list("job_id", "depends_on_id"):
+            found["dependents"].setdefault(dep, []).append(job_id)
+    return found
+
+
 def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
     ids = list(ids)
     for start in range(0, len(ids), CHUNK):

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from ..models import Job
+from ..models import Job, JobStatus
 from ..registry import registry
 
 
@@ -45,6 +45,21 @@ class KindFilter(admin.SimpleListFilter):
             return queryset.exclude(schedule="")
         if self.value() == "one-time":
             return queryset.filter(schedule="")
+        return queryset
+
+
+class WaitingFilter(admin.SimpleListFilter):
+    """Jobs waiting on dependencies: pending, not due until their dependencies finished."""
+
+    title = "dependencies"
+    parameter_name = "dependencies"
+
+    def lookups(self, request: Any, model_admin: Any) -> list[tuple[str, str]]:
+        return [("waiting", "Waiting on dependencies")]
+
+    def queryset(self, request: Any, queryset: QuerySet) -> QuerySet:
+        if self.value() == "waiting":
+            return queryset.filter(status=JobStatus.PENDING, waiting_on__gt=0)
         return queryset
 
 

@@ -17,13 +17,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from .. import creating, runner, steering
+from .. import creating, dependencies, runner, steering
 from ..exceptions import InvalidJob, InvalidSchedule, JobStateError
 from ..models import Job, JobHistory, JobStatus
 from ..permissions import user_may
 from . import display
 from .dead import DeadFilter, purge_dead_jobs, requeue_dead_jobs
-from .filters import HandlerFilter, KindFilter, SearchByIdMixin, TimezoneFilter
+from .filters import HandlerFilter, KindFilter, SearchByIdMixin, TimezoneFilter, WaitingFilter
 from .forms import JobForm
 from .history import HistoryInline
 from .paginator import EstimatedCountPaginator
@@ -63,6 +63,15 @@ def _when_field(name: str, label: str) -> Any:
     return show
 
 
+DEPENDENCY_LINES = (
+    ("waiting_on", "on_dependency_failure"),
+    ("depends_on_links",),
+    ("dependents_links",),
+)
+DEPENDENCY_FIELDS = tuple(field for line in DEPENDENCY_LINES for field in line)
+# Links shown on a job's page; a fan-in of thousands ends with how many more there are.
+LINKS_SHOWN = 200
+
 OPTION_LINES = (
     ("max_attempts", "priority"),
     ("queue", "allow_overlap"),
@@ -88,7 +97,7 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
         "error_excerpt",
     )
     list_display_links = ("id", "name_and_handler")
-    list_filter = ("status", DeadFilter, HandlerFilter, KindFilter, TimezoneFilter)
+    list_filter = ("status", DeadFilter, WaitingFilter, HandlerFilter, KindFilter, TimezoneFilter)
     list_select_related = ("worker",)
     search_fields = ("name", "handler")
     search_help_text = "Name or handler contains the text; a number also matches the job id."
@@ -114,6 +123,7 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
         "next_runs",
         "data_display",
         "last_error_display",
+        *DEPENDENCY_FIELDS,
     )
 
     next_run_when = _when_field("next_run_at", "next run")
@@ -203,6 +213,30 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
         url = reverse(f"{self.admin_site.name}:django_jobs_jobhistory_changelist")
         return format_html('<a href="{}?job={}">All runs of this job</a>', url, job.pk)
 
+    @admin.display(description="waits for")
+    def depends_on_links(self, job: Job) -> str:
+        return self._job_links(dependencies.dependency_ids(job))
+
+    @admin.display(description="waited for by")
+    def dependents_links(self, job: Job) -> str:
+        return self._job_links(dependencies.dependent_ids(job))
+
+    def _job_links(self, ids: list[int]) -> str:
+        if not ids:
+            return "-"
+        statuses = dict(Job.objects.filter(pk__in=ids[:LINKS_SHOWN]).values_list("pk", "status"))
+        name = self.admin_site.name
+        links = format_html_join(
+            ", ",
+            '<a href="{}">#{}</a> ({})',
+            (
+                (reverse(f"{name}:django_jobs_job_change", args=[pk]), pk, statuses.get(pk, "?"))
+                for pk in ids[:LINKS_SHOWN]
+            ),
+        )
+        more = len(ids) - LINKS_SHOWN
+        return format_html("{} and {} more", links, more) if more > 0 else links
+
     def get_fieldsets(self, request: HttpRequest, obj: Job | None = None) -> list:
         if obj is None:
             return [
@@ -222,11 +256,15 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
             ("State", {"fields": STATE_LINES}),
             ("Last error", {"fields": ("last_error_display",)}),
         ]
+        in_graph = obj.has_dependencies or obj.has_dependents
+        graph = [("Dependencies", {"fields": DEPENDENCY_LINES})] if in_graph else []
+        sections[3:3] = graph
         if obj.status == JobStatus.FAILED:
             # What people open a failed job for: its status, the error and traceback.
             first = (STATE_LINES[0], STATE_LINES[2], "last_error_display")
             rest = [line for line in STATE_LINES if line not in first]
-            return [("Failed", {"fields": first}), *sections[:3], ("State", {"fields": rest})]
+            failed = ("Failed", {"fields": first})
+            return [failed, *sections[:3], *graph, ("State", {"fields": rest})]
         return sections
 
     def get_readonly_fields(self, request: HttpRequest, obj: Job | None = None) -> tuple:

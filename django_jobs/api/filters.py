@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from ..models import Job, JobHistory, JobStatus, RunStatus
 
@@ -43,6 +43,11 @@ class JobFilter(django_filters.FilterSet):
     recurring = django_filters.ChoiceFilter(
         choices=BOOLEAN_CHOICES, method="filter_recurring", label="Recurring (true) or one-time"
     )
+    waiting = django_filters.ChoiceFilter(
+        choices=BOOLEAN_CHOICES,
+        method="filter_waiting",
+        label="Waiting on dependencies (true) or not",
+    )
     ordering = StableOrderingFilter(
         fields=(
             "id",
@@ -61,6 +66,10 @@ class JobFilter(django_filters.FilterSet):
 
     def filter_recurring(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.recurring() if value == "true" else queryset.one_time()
+
+    def filter_waiting(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        waiting = Q(status=JobStatus.PENDING, waiting_on__gt=0)
+        return queryset.filter(waiting) if value == "true" else queryset.exclude(waiting)
 
 
 class HistoryFilter(django_filters.FilterSet):

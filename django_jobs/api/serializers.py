@@ -11,10 +11,11 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
+from .. import dependencies
 from ..conf import jobs_settings
 from ..creating import build_job
 from ..exceptions import InvalidJob, InvalidSchedule
-from ..models import Job, JobHistory
+from ..models import DependencyFailure, Job, JobHistory
 from ..schedules import Schedule, parse_schedule
 from ..validation import (
     DATA_DEPTH_MAX,
@@ -101,6 +102,28 @@ class NextRunsField(serializers.ListField):
         ]
 
 
+class LinkedJobsField(serializers.ListField):
+    """Ids of the jobs this one waits for (``depends_on``) or that wait for it (``dependents``).
+
+    Read from ``context["links"]`` when the list view fetched a page's links at
+    once; a job outside any graph costs no query either way.
+    """
+
+    child = serializers.IntegerField()
+
+    def __init__(self, side: str, **kwargs: Any) -> None:
+        self.side = side
+        super().__init__(source="*", read_only=True, **kwargs)
+
+    def to_representation(self, job: Job) -> list[int]:
+        links = self.context.get("links")
+        if links is not None:
+            return links[self.side].get(job.pk, [])
+        if self.side == "depends_on":
+            return dependencies.dependency_ids(job)
+        return dependencies.dependent_ids(job)
+
+
 class JobSerializer(serializers.ModelSerializer):
     """Everything on a job, plus its schedule in words and its next runs."""
 
@@ -108,6 +131,8 @@ class JobSerializer(serializers.ModelSerializer):
     is_recurring = serializers.BooleanField(read_only=True)
     schedule_description = ScheduleDescriptionField()
     next_runs = NextRunsField()
+    depends_on = LinkedJobsField("depends_on", help_text="Ids of the jobs it waits for.")
+    dependents = LinkedJobsField("dependents", help_text="Ids of the jobs that wait for it.")
 
     class Meta:
         model = Job
@@ -143,6 +168,10 @@ class JobSerializer(serializers.ModelSerializer):
             "started_at",
             "created_at",
             "updated_at",
+            "waiting_on",
+            "on_dependency_failure",
+            "depends_on",
+            "dependents",
         ]
         read_only_fields = fields
 
@@ -303,11 +332,30 @@ class UniqueFieldsMixin(serializers.Serializer):
     )
 
 
-class JobCreateSerializer(UniqueFieldsMixin, JobFieldsSerializer):
+class DependencyFieldsMixin(serializers.Serializer):
+    """``depends_on`` and ``on_dependency_failure`` of a new one-time job (see ``enqueue``)."""
+
+    depends_on = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        allow_null=True,
+        help_text="Ids of jobs it waits for: it runs once they all completed.",
+    )
+    on_dependency_failure = _optional(
+        serializers.ChoiceField,
+        choices=DependencyFailure.choices,
+        help_text="When a dependency fails for good or is cancelled: cancel (default) or run.",
+    )
+
+
+class JobCreateSerializer(DependencyFieldsMixin, UniqueFieldsMixin, JobFieldsSerializer):
     """A new job: one-time, or recurring when ``schedule`` is given."""
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         unique = {name: attrs.pop(name, None) for name in ("unique_key", "on_conflict")}
+        graph = {name: attrs.pop(name, None) for name in ("depends_on", "on_dependency_failure")}
+        if attrs.get("schedule") and any(value is not None for value in graph.values()):
+            raise serializers.ValidationError({"depends_on": ["depends_on is for one-time jobs"]})
         if attrs.get("schedule") and unique["unique_key"] is not None:
             raise serializers.ValidationError({"unique_key": ["unique_key is for one-time jobs"]})
         options = {k: v for k, v in attrs.items() if k not in ("handler", "schedule", "timezone")}
@@ -322,7 +370,7 @@ class JobCreateSerializer(UniqueFieldsMixin, JobFieldsSerializer):
             raise service_errors(exc) from None
         # A recurring name another recurring job holds is refused when it is
         # inserted (creating.save_new), by the database's constraint.
-        return {"job": job, **unique}
+        return {"job": job, **unique, **graph}
 
 
 class JobUpdateSerializer(JobFieldsSerializer):

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from .. import creating, runner, steering
+from .. import creating, dependencies, runner, steering
 from ..conf import jobs_settings
 from ..models import Job, JobHistory
 from ..registry import registry
@@ -171,7 +171,8 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(JobSerializer(page, many=True).data)
+        context = {"links": dependencies.links_of(page or [])}
+        return self.get_paginated_response(JobSerializer(page, many=True, context=context).data)
 
     def retrieve(self, request: Request, pk: str) -> Response:
         return self._job_response(self.get_object())
@@ -180,7 +181,15 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
         serializer = JobCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
-        if values["unique_key"] is None:
+        if values["depends_on"] is not None or values["on_dependency_failure"] is not None:
+            job, created = creating.save_dependent(
+                values["job"],
+                values["depends_on"],
+                values["on_dependency_failure"],
+                values["unique_key"],
+                values["on_conflict"] or "return",
+            )
+        elif values["unique_key"] is None:
             job, created = creating.save_new(values["job"]), True
         else:
             job, created = creating.save_new_unique(
