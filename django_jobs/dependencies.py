@@ -282,28 +282,35 @@ def _lock_links(dependencies: Sequence[int], using: str) -> list[tuple[int, int]
 
 
 def _lock_waiting(ids: Sequence[int], using: str) -> dict[int, tuple[int, str]]:
-    """Lock the ones of ``ids`` still waiting, in id order: id -> (waiting_on, queue)."""
+    """Lock the ones of ``ids`` still waiting, in id order: id -> (waiting_on, queue).
+
+    Rows are found by primary key alone: a locking read through another index
+    would lock every row it steps over (InnoDB), other workers' included.
+    """
     found: dict[int, tuple[int, str]] = {}
     for part in _chunks(ids):
         rows = (
             Job.objects.using(using)
-            .filter(pk__in=part, status=JobStatus.PENDING, waiting_on__gt=0)
+            .filter(pk__in=part)
             .order_by("pk")
             .select_for_update()
-            .values_list("pk", "waiting_on", "queue")
+            .values_list("pk", "status", "waiting_on", "queue")
         )
-        found.update({pk: (left, queue) for pk, left, queue in rows})
+        found.update(
+            {pk: (left, queue) for pk, status, left, queue in rows if status == "pending" and left}
+        )
     return found
 
 
 def _count_down(ids: list[int], n: int, using: str, now: datetime) -> None:
-    """Subtract ``n`` finished dependencies from each of ``ids``; release those left with none.
+    """Subtract ``n`` finished dependencies from each of ``ids`` (locked, waiting); release
+    those left with none.
 
     ``next_run_at`` is assigned first because MySQL evaluates assignments
     left to right, on the values already changed.
     """
     due = Case(When(scheduled_for__gt=now, then=F("scheduled_for")), default=Value(now))
-    Job.objects.using(using).filter(pk__in=ids, status=JobStatus.PENDING, waiting_on__gt=0).update(
+    Job.objects.using(using).filter(pk__in=ids).update(
         next_run_at=Case(When(waiting_on__lte=n, then=due), default=None),
         waiting_on=Case(When(waiting_on__gt=n, then=F("waiting_on") - n), default=Value(0)),
         updated_at=now,

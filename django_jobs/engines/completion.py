@@ -22,6 +22,8 @@ from . import for_alias
 logger = logging.getLogger("django_jobs.worker")
 
 HISTORY_FIELDS = ["status", "completed_at", "error", "result", "duration"]
+# Times one outcome's transaction is tried when the database chose it as a deadlock's victim.
+LOCK_RETRIES = 3
 
 
 def finish(worker: Worker, items: Sequence[Finished], now: datetime, using: str) -> list[Finished]:
@@ -63,15 +65,22 @@ def _write_one_by_one(
     _reload(worker, by_id, using)
     applied: list[Finished] = []
     for pk, item in by_id.items():
-        try:
-            with transaction.atomic(using=using):
-                applied += finish_in_transaction(worker, {pk: item}, now, using)
-        except Exception as exc:
-            if faults.classify(exc, using) is faults.Fault.OUTAGE:
-                raise
-            _reload(worker, {pk: item}, using)
-            if _write_refusal(worker, item, exc, now, using):
-                applied.append(item)
+        for tries_left in reversed(range(LOCK_RETRIES)):
+            try:
+                with transaction.atomic(using=using):
+                    applied += finish_in_transaction(worker, {pk: item}, now, using)
+                break
+            except Exception as exc:
+                kind = faults.classify(exc, using)
+                if kind is faults.Fault.OUTAGE:
+                    raise
+                _reload(worker, {pk: item}, using)
+                # A deadlock (two jobs settling the dependents they share) is tried again.
+                if kind is faults.Fault.OTHER and tries_left:
+                    continue
+                if _write_refusal(worker, item, exc, now, using):
+                    applied.append(item)
+                break
     return applied
 
 
