@@ -594,6 +594,9 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="tiny counts: does each row run?")
     parser.add_argument(
+        "--graphs", action="store_true", help="only django-jobs' dependency graphs (fan-in, chain)"
+    )
+    parser.add_argument(
         "--pair",
         type=int,
         default=0,
@@ -615,6 +618,11 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     log = RESULTS / "workers.log"
     log.write_bytes(b"")
+    if opts.graphs:
+        text = "\n".join(graphs(opts, log))
+        print("\n" + text)
+        (RESULTS / "graphs.md").write_text(machine() + "\n" + text)
+        return
     if opts.pair:
         text = paired(names, opts, log)
         print("\n" + text)
@@ -742,6 +750,59 @@ def paired(names: list[str], opts: argparse.Namespace, log: Path) -> str:
 def _per_job(d: Drain) -> float:
     """Worker CPU microseconds per job done (start-up included)."""
     return d.cpu / d.jobs * 1e6 if d.jobs else float("nan")
+
+
+GRAPHS = (
+    ("fanin", 10_000, "fan-in: 10,000 jobs, then one that waits for all"),
+    ("chain", 1_000, "chain: 1,000 jobs, each waiting for the one before"),
+)
+
+
+class GraphSystem(System):
+    """django-jobs in a database of its own, so a drain's database is left alone."""
+
+    @property
+    def db(self) -> str:
+        return "bench_djjobs_graphs"
+
+
+def graphs(opts: argparse.Namespace, log: Path) -> list[str]:
+    """Dependency graphs made by one enqueue_many, run by 1 and 2 worker processes.
+
+    Timed from the workers' start until every job completed (the last one
+    runs only after all it waits for), start-up included as in the drains.
+    """
+    system = GraphSystem(**{**SYSTEMS["django-jobs"].__dict__})
+    fresh_database(system)
+    lines = [
+        "| graph | enqueue_many | procs | run | jobs/s |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    scale = 10 if opts.smoke else 1
+    for shape, n, label in GRAPHS:
+        for procs in (1, 2):
+            empty_queue(system)
+            made = client(system, "graph", shape, str(n // scale))
+            analyze(system)
+            counter = Counter(system, made["n"])
+            start = time.perf_counter()
+            workers = Workers(system.worker_commands(procs), env_for(system), log)
+            try:
+                while counter.done() < made["n"] and time.perf_counter() - start < 300:
+                    if not workers.alive():
+                        break
+                    time.sleep(0.02)
+                seconds = time.perf_counter() - start
+                done = counter.done()
+            finally:
+                workers.stop()
+                counter.close()
+            ran = f"{seconds:.2f} s" if done >= made["n"] else f"{done} of {made['n']} done"
+            lines.append(
+                f"| {label} | {made['seconds']:.2f} s | {procs} | {ran} | {done / seconds:,.0f} |"
+            )
+            print("   ", lines[-1], flush=True)
+    return lines
 
 
 def ceiling_row(opts: argparse.Namespace) -> Row:

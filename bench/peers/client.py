@@ -5,6 +5,7 @@ Ops:
   bulk N           enqueue N jobs through the system's bulk API (or report n/a)
   fill N LIMIT     put N jobs in the queue the fastest way the system offers
   latency N FILE   enqueue N probes 20-50 ms apart; FILE gets "i time" per enqueue
+  graph SHAPE N    django-jobs: one enqueue_many of a fan-in of N jobs into one, or a chain of N
 """
 
 import json
@@ -104,6 +105,8 @@ def main(system: str, op: str, *args: str) -> dict:
                 bulk(min(10_000, n - 1 - chunk))
             filled = {"n": n - 1, "seconds": time.perf_counter() - start}
         return {**filled, "n": filled["n"] + 1}
+    if op == "graph":
+        return _graph(args[0], int(args[1]))
     if op == "latency":
         n, path = int(args[0]), args[1]
         stamps = []
@@ -114,6 +117,25 @@ def main(system: str, op: str, *args: str) -> dict:
         Path(path).write_text("".join(f"{i} {t!r}\n" for i, t in stamps))
         return {"n": n}
     raise SystemExit(f"unknown op {op}")
+
+
+def _graph(shape: str, n: int) -> dict:
+    """django-jobs: a dependency graph in one call; "n" counts the warm-up job too."""
+    from django_jobs import enqueue_many
+
+    if shape == "fanin":
+        specs = [{"handler": "noop", "ref": f"j{i}"} for i in range(n)]
+        specs.append({"handler": "noop", "depends_on": [f"j{i}" for i in range(n)]})
+    elif shape == "chain":
+        specs = [{"handler": "noop", "ref": "j0"}]
+        specs += [
+            {"handler": "noop", "ref": f"j{i}", "depends_on": [f"j{i - 1}"]} for i in range(1, n)
+        ]
+    else:
+        raise SystemExit(f"unknown graph {shape}")
+    start = time.perf_counter()
+    enqueue_many(specs)
+    return {"n": len(specs) + 1, "seconds": time.perf_counter() - start}
 
 
 def _singles(one, n: int, limit: float) -> dict:
