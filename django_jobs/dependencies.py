@@ -222,6 +222,24 @@ def settle_jobs(jobs: Iterable[Job], using: str, now: datetime) -> Settled:
     return settle(ended, using, now) if ended else Settled()
 
 
+def settle_rows(ids: Sequence[int], using: str, now: datetime) -> Settled:
+    """``settle`` those of ``ids`` whose row, read now under lock, ended and has dependents.
+
+    For callers whose jobs in memory may be stale (a stopping worker's put-back).
+    """
+    ended: dict[int, str] = {}
+    for part in _chunks(sorted(ids)):
+        rows = (
+            Job.objects.using(using)
+            .filter(pk__in=part)
+            .order_by("pk")
+            .select_for_update()
+            .values_list("pk", "status", "has_dependents")
+        )
+        ended.update({pk: status for pk, status, flag in rows if flag and status in FINISHED})
+    return settle(ended, using, now) if ended else Settled()
+
+
 def settle(ended: Mapping[int, str], using: str, now: datetime) -> Settled:
     """Count jobs that just ended (id -> completed, failed, cancelled or "deleted").
 

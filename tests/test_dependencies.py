@@ -252,3 +252,30 @@ def test_jobs_without_dependents_complete_with_the_same_statements():
         run_jobs()
     assert Job.objects.filter(status=JobStatus.COMPLETED).count() == 5
     assert not [q for q in queries if JobDependency._meta.db_table in q["sql"]]
+
+
+def test_a_job_in_a_graph_cannot_become_recurring():
+    from django_jobs import creating
+
+    a = enqueue("echo", run_at=timezone.now() + timedelta(hours=1))
+    b = enqueue("echo", depends_on=[a])
+    for job in (a, b):
+        with pytest.raises(InvalidJob) as info:
+            creating.update(job, schedule="5m")
+        assert info.value.field == "schedule"
+    assert Job.objects.recurring().count() == 0
+
+
+def test_editing_run_at_of_a_waiting_job_keeps_it_waiting():
+    from django_jobs import creating
+
+    a = enqueue("echo", run_at=timezone.now() + timedelta(hours=1))
+    b = enqueue("echo", depends_on=[a])
+    later = timezone.now() + timedelta(hours=2)
+    creating.update(b, run_at=later)
+    b = fresh(b)
+    assert b.next_run_at is None and b.scheduled_for == later
+    steering.trigger(a)
+    drain()
+    # Released at its run_at, which is later than the moment its dependency completed.
+    assert fresh(b).next_run_at == later

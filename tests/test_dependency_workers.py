@@ -1,9 +1,11 @@
 """Dependencies under real ``runjobs`` processes finishing dependencies at the same moment."""
 
 import random
+import signal
 from collections import Counter
 
 import pytest
+from django.conf import settings
 
 from django_jobs import enqueue_many
 from django_jobs.models import FINISHED, Job, JobDependency, JobHistory, JobStatus
@@ -71,3 +73,20 @@ def test_several_workers_release_each_dependent_once_after_all_its_dependencies(
     assert all(w.poll() is None for w in workers)
     assert not JobDependency.objects.filter(settled=False).exists()
     assert not Job.objects.filter(waiting_on__gt=0, status=JobStatus.PENDING).exists()
+
+
+def test_a_dependency_put_back_for_good_by_a_stopping_worker_cancels_its_dependent(
+    runjobs, wait_for
+):
+    from django_jobs import enqueue
+
+    dep = enqueue("sleep", {"seconds": 30, "cooperative": False}, max_attempts=1)
+    waiting = enqueue("echo", depends_on=[dep])
+    worker = runjobs()
+    wait_for(lambda: Job.objects.filter(pk=dep.pk, status=JobStatus.RUNNING).exists())
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=settings.DJANGO_JOBS["SHUTDOWN_GRACE"] + 15) == 0
+    assert Job.objects.get(pk=dep.pk).status == JobStatus.FAILED
+    waiting = Job.objects.get(pk=waiting.pk)
+    assert waiting.status == JobStatus.CANCELLED
+    assert f"job {dep.pk}" in waiting.last_error

@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+from django.db import transaction
+
+from .. import dependencies
 from ..dead import announce as announce_dead
 from ..engines import for_alias
 from ..models import TRANSITION_FIELDS, Job, JobHistory, Worker
@@ -27,7 +30,12 @@ def put_back(slots: Slots, row: Worker | None, now: datetime, using: str) -> Non
     if not left or row is None:
         return
     jobs = [_release(entry, now, using) for entry in left]
-    for_alias(using).update_rows(Job, jobs, TRANSITION_FIELDS, fence={"worker": row.pk})
+    with transaction.atomic(using=using):
+        for_alias(using).update_rows(Job, jobs, TRANSITION_FIELDS, fence={"worker": row.pk})
+        # A job out of attempts ended: the jobs waiting for it hear of it now.
+        ended = [job.pk for job in jobs if job.is_finished]
+        if ended:
+            dependencies.settle_rows(ended, using, now)
     announce_dead(jobs)
     slots.clear()
     logger.warning("put back unfinished jobs count=%d", len(jobs))
