@@ -141,6 +141,21 @@ def problems() -> list[str]:
     return found
 
 
+def clean_name(limit: Any) -> str:
+    """A limit name a job may carry: one of ``LIMITS``, or "" for none."""
+    if limit == "":
+        return ""
+    if not isinstance(limit, str) or limit not in configured():
+        names = ", ".join(sorted(configured())) or "none"
+        raise InvalidJob("limit", f"unknown limit {limit!r}; DJANGO_JOBS['LIMITS'] has: {names}")
+    return limit
+
+
+def names_schema() -> dict[str, Any]:
+    """The OpenAPI keywords of a ``limit`` field: the configured names, or ""."""
+    return {"enum": ["", *sorted(configured())]}
+
+
 def clean(handler_name: str, limit: str | None, limit_key: str | None) -> tuple[str, str]:
     """The (limit, limit_key) a new job carries; ``InvalidJob`` for a bad one.
 
@@ -161,10 +176,7 @@ def clean(handler_name: str, limit: str | None, limit_key: str | None) -> tuple[
         if key:
             raise InvalidJob("limit_key", "limit_key needs a limit (the job's or its handler's)")
         return "", ""
-    if limit not in configured():
-        names = ", ".join(sorted(configured())) or "none"
-        raise InvalidJob("limit", f"unknown limit {limit!r}; DJANGO_JOBS['LIMITS'] has: {names}")
-    return limit, key
+    return clean_name(limit), key
 
 
 # The claim's second pass ---------------------------------------------------------

@@ -10,6 +10,7 @@ from django.urls import URLPattern, URLResolver, re_path
 from rest_framework.routers import SimpleRouter
 
 from .api.dead import DeadListView, DeadPurgeView, DeadRequeueView
+from .api.limits import LimitsView
 from .api.views import (
     JobViewSet,
     RunnerStartView,
@@ -53,6 +54,7 @@ urlpatterns = [
     re_path(r"^jobs/dead/?$", DeadListView.as_view(), name="dead"),
     re_path(r"^jobs/dead/requeue/?$", DeadRequeueView.as_view(), name="dead-requeue"),
     re_path(r"^jobs/dead/purge/?$", DeadPurgeView.as_view(), name="dead-purge"),
+    re_path(r"^jobs/limits/?$", LimitsView.as_view(), name="limits"),
     *router.urls,
     *openapi_urls(),
     re_path(r"^jobs(?:/.*)?$", UnknownRouteView.as_view(), name="unknown-route"),  # keep last

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
-from .. import dependencies
+from .. import dependencies, limits
 from ..conf import jobs_settings
 from ..creating import build_job
 from ..exceptions import InvalidJob, InvalidSchedule
@@ -156,6 +156,8 @@ class JobSerializer(serializers.ModelSerializer):
             "timeout",
             "misfire_grace",
             "allow_overlap",
+            "limit",
+            "limit_key",
             "next_run_at",
             "scheduled_for",
             "last_run_at",
@@ -348,7 +350,27 @@ class DependencyFieldsMixin(serializers.Serializer):
     )
 
 
-class JobCreateSerializer(DependencyFieldsMixin, UniqueFieldsMixin, JobFieldsSerializer):
+class LimitFieldsMixin(serializers.Serializer):
+    """``limit`` and ``limit_key`` of a new job (see ``enqueue``); fixed once it exists."""
+
+    limit = _optional(
+        CleanedCharField,
+        clean=limits.clean_name,
+        schema=limits.names_schema,
+        max_length=100,
+        help_text="A limit of DJANGO_JOBS['LIMITS']; null: the handler's; empty: none.",
+    )
+    limit_key = _optional(
+        serializers.CharField,
+        allow_blank=True,
+        max_length=200,
+        help_text="The key the limit is counted by (each key has the whole limit).",
+    )
+
+
+class JobCreateSerializer(
+    DependencyFieldsMixin, LimitFieldsMixin, UniqueFieldsMixin, JobFieldsSerializer
+):
     """A new job: one-time, or recurring when ``schedule`` is given."""
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -381,7 +403,7 @@ class JobUpdateSerializer(JobFieldsSerializer):
     )
 
 
-class BulkJobSerializer(UniqueFieldsMixin, JobFieldsSerializer):
+class BulkJobSerializer(LimitFieldsMixin, UniqueFieldsMixin, JobFieldsSerializer):
     """One one-time job of a bulk request."""
 
     schedule = None
