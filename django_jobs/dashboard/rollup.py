@@ -145,35 +145,34 @@ def from_history(
     return rows
 
 
-def covered(now: datetime) -> tuple[datetime, datetime]:
-    """The closed hours ``[start, end)`` the roll-up tables hold (empty before the first)."""
-    found = RollupRange.objects.filter(name=RANGE).values_list("start", "end").first()
-    if found is None:
-        until = closed_until(now)
-        return until, until
-    return found
-
-
 def refresh(now: datetime | None = None, step: int = STEP_HOURS) -> int:
     """Roll up at most ``step`` closed hours, newest missing ones first; returns the rows written.
 
     The hours that closed since the last refresh come first, then the range
     grows backwards, one step at a time, until it reaches ``REACH``.
     """
-    until = closed_until(now or timezone.now())
+    return _refresh(now or timezone.now(), step)[0]
+
+
+def _refresh(now: datetime, step: int) -> tuple[int, tuple[datetime, datetime]]:
+    """``refresh``, also returning the hours covered afterwards."""
+    until = closed_until(now)
     floor = hour_floor(until - REACH)
     mark, _ = RollupRange.objects.get_or_create(name=RANGE, defaults={"start": until, "end": until})
+    start, end = mark.start, mark.end
     written, budget = 0, step
-    if mark.end < until:
-        stop = min(until, mark.end + budget * HOUR)
-        written += _roll(mark.end, stop)
-        RollupRange.objects.filter(name=RANGE, end=mark.end).update(end=stop)
-        budget -= int((stop - mark.end) / HOUR)
-    if budget > 0 and mark.start > floor:
-        begin = max(floor, mark.start - budget * HOUR)
-        written += _roll(begin, mark.start)
-        RollupRange.objects.filter(name=RANGE, start=mark.start).update(start=begin)
-    return written
+    if end < until:
+        stop = min(until, end + budget * HOUR)
+        written += _roll(end, stop)
+        RollupRange.objects.filter(name=RANGE, end=end).update(end=stop)
+        budget -= int((stop - end) / HOUR)
+        end = stop
+    if budget > 0 and start > floor:
+        begin = max(floor, start - budget * HOUR)
+        written += _roll(begin, start)
+        RollupRange.objects.filter(name=RANGE, start=start).update(start=begin)
+        start = begin
+    return written, (start, end)
 
 
 def _roll(start: datetime, end: datetime) -> int:
@@ -236,8 +235,7 @@ def _spans(start: datetime, now: datetime) -> tuple[datetime, datetime, list[tup
     History older than ``REACH`` is never read: what the roll-up does not hold
     of it is left out, as pruning would.
     """
-    refresh(now)
-    low, high = covered(now)
+    _, (low, high) = _refresh(now, STEP_HOURS)
     end = now + timedelta(seconds=1)
     first = max(hour_ceil(start), low)
     start = max(start, hour_floor(closed_until(now) - REACH))
