@@ -30,12 +30,15 @@ import os
 import signal
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.signals import request_started, setting_changed
 from django.db import DatabaseError, InterfaceError, connections
 
 from .conf import jobs_settings
+
+if TYPE_CHECKING:
+    from .worker import WorkerLoop
 
 logger = logging.getLogger("django_jobs.autostart")
 
@@ -50,7 +53,7 @@ class InProcessWorker:
         self.pid = os.getpid()
         # Seconds in-flight jobs get when the process exits (None: SHUTDOWN_GRACE).
         self.grace = grace
-        self.worker: Any = None
+        self.worker: WorkerLoop | None = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="django-jobs-autostart", daemon=True)
 
@@ -84,7 +87,8 @@ class InProcessWorker:
                 if self._stopping.is_set():
                     return
                 # It halted (a step failing for too long): start another, as a supervisor would.
-                logger.error("in-process worker stopped: %s; starting another", self.worker.halted)
+                halted = self.worker.halted if self.worker is not None else ""
+                logger.error("in-process worker stopped: %s; starting another", halted)
             except (DatabaseError, InterfaceError) as exc:
                 logger.warning("in-process worker cannot start yet (%s); retrying", exc)
             except Exception:
@@ -100,10 +104,10 @@ class InProcessWorker:
 
         sync_declared()
         pool = DaemonThreadPool(int(jobs_settings.CONCURRENCY))
-        self.worker = new_worker(pool=pool, shutdown_grace=self.grace)
+        self.worker = worker = new_worker(pool=pool, shutdown_grace=self.grace)
         if self._stopping.is_set():
             return
-        self.worker.run()
+        worker.run()
 
 
 _current: InProcessWorker | None = None

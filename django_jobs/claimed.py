@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from .models import Job, JobHistory
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Claimed:
     job: Job
     # The attempt's history row (its id may be unknown on MySQL); None without history.

@@ -30,6 +30,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count, Max, Min, Q, Sum
 
+from .claimed import Claimed
 from .conf import jobs_settings
 from .exceptions import InvalidJob
 from .models import Job, JobStatus, LimitStart, Worker
@@ -184,7 +185,7 @@ def clean(handler_name: str, limit: str | None, limit_key: str | None) -> tuple[
 
 def claim(
     worker: Worker, queues: Sequence[str] | None, free: int, now: datetime, using: str
-) -> list[Job]:
+) -> list[Claimed]:
     """Claim up to ``free`` limited jobs, never more than their limits allow."""
     from .engines import for_alias
     from .engines.claiming import after_claim
@@ -192,7 +193,7 @@ def claim(
     limits = configured()
     if free <= 0 or not limits:
         return []
-    engine, jobs = for_alias(using), []
+    engine, batch = for_alias(using), []
     for name, key in _candidates(limits, queues, now, using):
         if free <= 0:
             break
@@ -211,9 +212,9 @@ def claim(
                 LimitStart.objects.using(using).create(
                     limit=name, key=key, started_at=now, count=len(got)
                 )
-        jobs += got
+        batch += got
         free -= len(got)
-    return after_claim(jobs, now, using)
+    return after_claim(batch, now, using)
 
 
 def _candidates(

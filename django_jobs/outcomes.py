@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .models import CANCELLED, TRANSITION_FIELDS, Job, RunStatus
+from .models import CANCELLED, TRANSITION_FIELDS, Job, JobHistory, RunStatus
 from .retry import retry_at_configured
 
 
@@ -50,6 +50,8 @@ class Finished:
 
     job: Job
     outcome: Outcome
+    # The attempt's history row, as claimed (``Claimed.run``); None without history.
+    run: JobHistory | None = None
     history_status: str = ""
     will_retry: bool = False
     # The attempt's number: the job's own count changes with its transition.
@@ -108,13 +110,11 @@ def cancel_after(item: Finished, now: datetime) -> None:
     item.history_status = RunStatus.COMPLETED if outcome.ok else RunStatus.CANCELLED
     if not outcome.ok:
         setattr(job, KEPT_UNLESS_FAILED, outcome.error)
-    row = getattr(job, "run_history", None)
-    if row is not None:
-        row.status = item.history_status
+    if item.run is not None:
+        item.run.status = item.history_status
 
 
 def fill_history(item: Finished) -> None:
     """Write the decided status and the outcome into the attempt's history row, if any."""
-    row = getattr(item.job, "run_history", None)
-    if row is not None:
-        row.finish(item.history_status, item.outcome)
+    if item.run is not None:
+        item.run.finish(item.history_status, item.outcome)

@@ -25,7 +25,10 @@ handler outcome: its worker vanished (sent by the worker that recovers it) or
 stopped with its last attempt cut off, or the database refused to start it.
 Recurring jobs never die (``Job.objects.dead()``).
 ``job_cancelled`` is sent by ``steering.cancel`` for a pending job and by the
-worker for a running one that stopped after a cancel.
+worker for a running one that stopped after a cancel. Sent by the worker for
+an attempt, the job signals also carry ``run``: the attempt's ``JobHistory``
+row (None with ``ENABLE_HISTORY`` off); sent from elsewhere (a cancel of a
+pending job, a job the database refused to start), they do not.
 """
 
 from django.dispatch import Signal

@@ -52,7 +52,7 @@ def _run_cancelled(job: Job, ok: bool, heard: list) -> Job:
     outcome = Outcome(
         job.pk, ok, now, now, 1, result=None if not ok else 7, error="" if ok else "E"
     )
-    (applied,) = finish(me, [Finished(claimed, outcome)], now, "default")
+    (applied,) = finish(me, [Finished(claimed.job, outcome, run=claimed.run)], now, "default")
     row = Job.objects.get(pk=job.pk)
     assert _values(applied.job) == _values(row)
     assert heard and all(values == _values(row) for values in heard)

@@ -19,8 +19,8 @@ def _job(name, priority, minutes, queue="default"):
 
 
 def _claim(worker, limit, queues=None):
-    jobs = claiming.claim(worker, queues, limit, timezone.now(), "default")
-    return {job.name for job in jobs}
+    batch = claiming.claim(worker, queues, limit, timezone.now(), "default")
+    return {claimed.job.name for claimed in batch}
 
 
 def test_a_claim_walks_the_priorities_down_and_skips_jobs_not_yet_due():

@@ -36,11 +36,13 @@ def worker():
 
 
 def claim_limited(worker, free=10, now=None):
-    return limits.claim(worker, None, free, now or timezone.now(), "default")
+    batch = limits.claim(worker, None, free, now or timezone.now(), "default")
+    return [claimed.job for claimed in batch]
 
 
 def claim_plain(worker, free=10, now=None):
-    return claiming.claim(worker, None, free, now or timezone.now(), "default")
+    batch = claiming.claim(worker, None, free, now or timezone.now(), "default")
+    return [claimed.job for claimed in batch]
 
 
 def finish(jobs):

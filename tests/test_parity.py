@@ -55,15 +55,15 @@ class Story:
         self.names = {self.a.pk: "a", self.b.pk: "b"}
         self.memory: dict[int, list] = {}
 
-    def claim(self, worker: WorkerRow, queue: str, now: float) -> list[Job]:
-        jobs = claiming.claim(worker, [queue], 10, at(now), "default")
-        for job in jobs:
-            self.remember(job, "claimed")
-        return jobs
+    def claim(self, worker: WorkerRow, queue: str, now: float) -> list[Claimed]:
+        batch = claiming.claim(worker, [queue], 10, at(now), "default")
+        for claimed in batch:
+            self.remember(claimed.job, "claimed")
+        return batch
 
-    def end(self, worker: WorkerRow, job: Job, ok: bool, now: float, *, cycle_: bool = False):
+    def end(self, worker: WorkerRow, claimed: Claimed, ok: bool, now: float, *, cycle_=False):
         outcome = Outcome(
-            job.pk,
+            claimed.job.pk,
             ok,
             at(now - 1),
             at(now),
@@ -71,7 +71,7 @@ class Story:
             result={"n": 1} if ok else None,
             error="" if ok else "ValueError: boom",
         )
-        items = [Finished(job, outcome)]
+        items = [Finished(claimed.job, outcome, run=claimed.run)]
         if cycle_:
             applied, _ = cycle.finish_and_claim(worker, items, ["none"], 10, at(now), "default")
         else:
@@ -160,7 +160,7 @@ def play(story: Story) -> None:
         one_time(name, queue=name)
         Job.objects.filter(name=name).update(last_error="earlier", consecutive_failures=2)
         (job,) = story.claim(a, name, 1)
-        cancel(job.pk, now=at(2))
+        cancel(job.job.pk, now=at(2))
         story.end(a, job, ok, 3, cycle_=not ok)
 
     # Cancelled before anybody claims it.
@@ -180,7 +180,7 @@ def play(story: Story) -> None:
     (job,) = story.claim(a, "hourly", 1)
     story.end(a, job, True, 2)
     (job,) = story.claim(a, "hourly", 3601)
-    cancel(job.pk, now=at(3602))
+    cancel(job.job.pk, now=at(3602))
     story.end(a, job, True, 3603, cycle_=True)
 
     # Recurring and failing for good: counted, then on to the next slot.
@@ -195,10 +195,9 @@ def play(story: Story) -> None:
     # Overlap allowed: the slot goes to a child run, the job to its next slot.
     recurring("overlapping", queue="overlapping", allow_overlap=True)
     (job,) = story.claim(a, "overlapping", 1)
-    (run,) = spawn_runs(a, [Claimed(job, job.run_history)], at(1), "default")
-    child = run.job
-    story.remember(job, "handed over")
-    story.end(a, child, True, 2)
+    (run,) = spawn_runs(a, [job], at(1), "default")
+    story.remember(job.job, "handed over")
+    story.end(a, run, True, 2)
 
     # Steering a finished job: retry the dead one, trigger the completed one.
     retry(Job.objects.get(name="dead").pk, now=at(30))

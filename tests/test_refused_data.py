@@ -109,11 +109,11 @@ def test_an_outcome_the_database_refuses_fails_only_its_job():
         claimed = _claim(worker, 4)
         now = timezone.now()
         items = []
-        for job in claimed:
+        for job, run in ((each.job, each.run) for each in claimed):
             # A lone surrogate no database driver can encode, as a handler's error text.
             error = "RuntimeError: broken \ud800 text" if job.pk == jobs[1].pk else ""
             outcome = Outcome(job.pk, not error, now, now, 1, result=None, error=error)
-            items.append(Finished(job, outcome))
+            items.append(Finished(job, outcome, run=run))
         applied = finish(worker.row, items, now, worker.using)
     finally:
         worker.shutdown(grace=0)

@@ -146,11 +146,11 @@ def test_give_back_returns_the_attempt():
 
 
 def _finished(job: Job, ok: bool) -> Finished:
-    job.run_history = JobHistory(job_id=job.pk, attempt=job.attempts, status=RunStatus.RUNNING)
+    run = JobHistory(job_id=job.pk, attempt=job.attempts, status=RunStatus.RUNNING)
     outcome = Outcome(
         job.pk, ok, T0, LATER, 5000, result=1 if ok else None, error="" if ok else "E"
     )
-    return Finished(job, outcome)
+    return Finished(job, outcome, run=run)
 
 
 @pytest.mark.parametrize(
@@ -180,4 +180,4 @@ def test_a_tentative_outcome_then_a_cancel_is_the_cancel_alone(ok):
         attname = Job._meta.get_field(name).attname
         assert getattr(tentative.job, attname) == getattr(direct.job, attname), name
     assert tentative.history_status == direct.history_status
-    assert tentative.job.run_history.status == direct.history_status
+    assert tentative.run.status == direct.history_status

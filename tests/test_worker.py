@@ -265,7 +265,8 @@ def test_outcome_of_a_job_taken_away_is_dropped_not_written():
     (claimed,) = claiming.claim(me, None, 10, timezone.now(), "default")
     Job.objects.filter(pk=job.pk).update(status="pending", worker=None)  # recovered meanwhile
     now = timezone.now()
-    applied = finish(me, [Finished(claimed, Outcome(job.pk, True, now, now, 1))], now, "default")
+    outcome = Outcome(job.pk, True, now, now, 1)
+    applied = finish(me, [Finished(claimed.job, outcome, run=claimed.run)], now, "default")
     assert applied == []
     job.refresh_from_db()
     assert job.status == JobStatus.PENDING

@@ -18,6 +18,7 @@ from django.db.models import Model
 from . import claiming, completion
 
 if TYPE_CHECKING:
+    from ..claimed import Claimed
     from ..models import Job, Worker
     from ..outcomes import Finished
 
@@ -114,22 +115,22 @@ class Engine:
 
     def claim(
         self, worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime
-    ) -> list[Job]:
+    ) -> list[Claimed]:
         """Mark up to ``limit`` due jobs as running for ``worker`` (with their history rows)."""
         with transaction.atomic(using=self.alias):
             return self.claim_in_transaction(worker, queues, limit, now)
 
     def claim_in_transaction(
         self, worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime
-    ) -> list[Job]:
+    ) -> list[Claimed]:
         """The claim and its history rows, inside the caller's transaction."""
-        jobs = self.claim_rows(worker, queues, limit, now)
-        claiming.insert_history(jobs, self.alias)
-        return jobs
+        batch = self.claim_rows(worker, queues, limit, now)
+        claiming.insert_history(batch, self.alias)
+        return batch
 
     def claim_rows(
         self, worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime
-    ) -> list[Job]:
+    ) -> list[Claimed]:
         """Lock due rows with ``SKIP LOCKED`` and mark them running (caller's transaction)."""
         return claiming.claim_locking(worker, queues, limit, now, self.alias)
 
@@ -161,11 +162,11 @@ class Engine:
         key: str,
         count: int,
         now: datetime,
-    ) -> list[Job]:
+    ) -> list[Claimed]:
         """Claim up to ``count`` due jobs of (limit, key), under its lock (caller's transaction)."""
-        jobs = claiming.claim_locking(worker, queues, count, now, self.alias, (limit, key))
-        claiming.insert_history(jobs, self.alias)
-        return jobs
+        batch = claiming.claim_locking(worker, queues, count, now, self.alias, (limit, key))
+        claiming.insert_history(batch, self.alias)
+        return batch
 
     def finish(self, worker: Worker, by_id: dict[int, Finished], now: datetime) -> list[Finished]:
         """Write the outcomes of jobs this worker still holds; the ones written."""
@@ -179,9 +180,9 @@ class Engine:
         queues: Sequence[str] | None,
         limit: int,
         now: datetime,
-    ) -> tuple[list[Finished], list[Job]]:
+    ) -> tuple[list[Finished], list[Claimed]]:
         """Write outcomes and claim the next batch in one transaction: both or neither."""
         with transaction.atomic(using=self.alias):
             applied = completion.finish_in_transaction(worker, by_id, now, self.alias)
-            jobs = self.claim_in_transaction(worker, queues, limit, now)
-        return applied, jobs
+            batch = self.claim_in_transaction(worker, queues, limit, now)
+        return applied, batch

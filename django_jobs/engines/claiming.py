@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.db import connections, transaction
 
 from .. import dead, dependencies, faults
+from ..claimed import Claimed
 from ..conf import jobs_settings
 from ..models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
 from . import for_alias, rows
@@ -32,22 +32,22 @@ logger = logging.getLogger("django_jobs.worker")
 
 def claim(
     worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, using: str
-) -> list[Job]:
-    """Mark up to ``limit`` due jobs as running for ``worker`` and return them."""
+) -> list[Claimed]:
+    """Mark up to ``limit`` due jobs as running for ``worker``; each with its attempt's row."""
     if limit <= 0:
         return []
     try:
-        jobs = for_alias(using).claim(worker, queues, limit, now)
+        batch = for_alias(using).claim(worker, queues, limit, now)
     except Exception as exc:
         if not faults.refused(exc, using):
             raise
         return claim_one_by_one(worker, queues, limit, now, using)
-    return after_claim(jobs, now, using)
+    return after_claim(batch, now, using)
 
 
 def claim_one_by_one(
     worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, using: str
-) -> list[Job]:
+) -> list[Claimed]:
     """Claim due jobs one at a time; a job the database refuses to start fails alone.
 
     The batch claim failed on the values of one of its rows (a row edited by
@@ -56,7 +56,7 @@ def claim_one_by_one(
     the one refused is failed with what the database said.
     """
     history = _history_maker(worker, now)
-    jobs = []
+    batch = []
     with transaction.atomic(using=using):
         due = Job.objects.using(using).due(now).filter(limit="")
         if queues:
@@ -75,9 +75,8 @@ def claim_one_by_one(
                 _refuse(job, exc, now, using)
                 continue
             job.claim(worker.pk, now)
-            job.run_history = row
-            jobs.append(job)
-    return after_claim(jobs, now, using)
+            batch.append(Claimed(job, row))
+    return after_claim(batch, now, using)
 
 
 def _refuse(job: Job, exc: Exception, now: datetime, using: str) -> None:
@@ -101,12 +100,12 @@ def _refuse(job: Job, exc: Exception, now: datetime, using: str) -> None:
     dead.announce([job])
 
 
-def insert_history(jobs: list[Job], using: str) -> None:
-    """Write the history rows of claimed ``jobs``: one multi-row INSERT where the database
+def insert_history(batch: list[Claimed], using: str) -> None:
+    """Write the history rows of a claimed batch: one multi-row INSERT where the database
     returns ids, ``bulk_create`` elsewhere."""
-    if not jobs or not jobs_settings.ENABLE_HISTORY:
+    history = [claimed.run for claimed in batch if claimed.run is not None]
+    if not history:
         return
-    history = [job.run_history for job in jobs]
     names = [f.name for f in JobHistory._meta.concrete_fields if not f.primary_key]
     values = rows.writer(JobHistory, names, connections[using])
     ids = for_alias(using).insert_returning_ids(JobHistory, names, [values(r) for r in history])
@@ -118,31 +117,32 @@ def insert_history(jobs: list[Job], using: str) -> None:
         row._state.adding = False
 
 
-def after_claim(jobs: list[Job], now: datetime, using: str) -> list[Job]:
+def after_claim(batch: list[Claimed], now: datetime, using: str) -> list[Claimed]:
     """Order claimed jobs and skip the slots past their misfire grace; the rest run."""
-    if not jobs:
+    if not batch:
         return []
-    jobs.sort(key=lambda job: (-job.priority, job.next_run_at, job.pk))
-    runnable, missed = _split_missed(jobs, now)
+    batch.sort(key=lambda claimed: (-claimed.job.priority, claimed.job.next_run_at, claimed.job.pk))
+    runnable, missed = _split_missed(batch, now)
     if missed:
         _skip_missed(missed, now, using)
     return runnable
 
 
-def rows_to_jobs(found: Sequence[Sequence], worker: Worker, now: datetime, using: str) -> list[Job]:
-    """Jobs from claimed rows: every job column, then the id of its history row."""
+def rows_to_claimed(
+    found: Sequence[Sequence], worker: Worker, now: datetime, using: str
+) -> list[Claimed]:
+    """Claimed jobs from their rows: every job column, then the id of its history row."""
     convert = rows.reader(Job, connections[using])
     load = rows.loader(Job, using)
     history = _history_maker(worker, now)
-    jobs = []
+    batch = []
     for row in found:
         job = load(convert(row[:-1]))
-        job.run_history = history(job, row[-1])
-        jobs.append(job)
-    return jobs
+        batch.append(Claimed(job, history(job, row[-1])))
+    return batch
 
 
-def _history_maker(worker: Worker, now: datetime) -> Callable[[Job, int | None], Any]:
+def _history_maker(worker: Worker, now: datetime) -> Callable[[Job, int | None], JobHistory | None]:
     """A function giving a claimed job the history row of its attempt (written, or to be)."""
     if not jobs_settings.ENABLE_HISTORY:
         return lambda job, history_id: None
@@ -173,7 +173,7 @@ def claim_locking(
     now: datetime,
     using: str,
     limited: tuple[str, str] | None = None,
-) -> list[Job]:
+) -> list[Claimed]:
     """Lock due rows with ``SKIP LOCKED`` and mark them running, in the caller's transaction.
 
     Jobs without a limit, or with ``limited`` = (limit, key) only those of that
@@ -194,8 +194,7 @@ def claim_locking(
     history = _history_maker(worker, now)
     for job in jobs:
         job.claim(worker.pk, now)
-        job.run_history = history(job, None)
-    return jobs
+    return [Claimed(job, history(job, None)) for job in jobs]
 
 
 def _mark_running(ids: list[int], worker: Worker, now: datetime, using: str) -> None:
@@ -216,30 +215,31 @@ def _plus_one():
     return F("attempts") + 1
 
 
-def _split_missed(jobs: list[Job], now: datetime) -> tuple[list[Job], list[Job]]:
+def _split_missed(batch: list[Claimed], now: datetime) -> tuple[list[Claimed], list[Claimed]]:
     """Separate recurring slots older than their misfire grace: they do not run."""
     default = jobs_settings.MISFIRE_GRACE
     runnable, missed = [], []
-    for job in jobs:
+    for claimed in batch:
+        job = claimed.job
         grace = job.misfire_grace if job.misfire_grace is not None else default
         late = job.is_recurring and job.attempts == 1 and grace is not None
         if late and job.scheduled_for and now - job.scheduled_for > timedelta(seconds=grace):
-            missed.append(job)
+            missed.append(claimed)
         else:
-            runnable.append(job)
+            runnable.append(claimed)
     return runnable, missed
 
 
-def _skip_missed(missed: list[Job], now: datetime, using: str) -> None:
+def _skip_missed(missed: list[Claimed], now: datetime, using: str) -> None:
     """Record skipped slots in history and move their jobs to the next slot."""
     with transaction.atomic(using=using):
         history = []
-        for job in missed:
-            row = job.run_history
-            if row is not None:
-                row.miss(now)
-                history.append(row)
-            job.miss(now)
+        for claimed in missed:
+            if claimed.run is not None:
+                claimed.run.miss(now)
+                history.append(claimed.run)
+            claimed.job.miss(now)
         if history:
             save_history(history, using)
-        for_alias(using).update_rows(Job, missed, TRANSITION_FIELDS)
+        jobs = [claimed.job for claimed in missed]
+        for_alias(using).update_rows(Job, jobs, TRANSITION_FIELDS)

@@ -85,14 +85,12 @@ def _write_one_by_one(
 
 
 def _reload(worker: Worker, by_id: dict[int, Finished], using: str) -> None:
-    """Replace each item's job by its row as stored, keeping the attempt's history row."""
+    """Replace each item's job by its row as stored (the item keeps its history row)."""
     rows = Job.objects.using(using).filter(
         pk__in=list(by_id), worker_id=worker.pk, status=JobStatus.RUNNING
     )
     for job in rows:
-        item = by_id[job.pk]
-        job.run_history = getattr(item.job, "run_history", None)  # type: ignore[attr-defined]
-        item.job = job
+        by_id[job.pk].job = job
 
 
 def _write_refusal(worker: Worker, item: Finished, exc: Exception, now: datetime, using: str):
@@ -140,9 +138,8 @@ def _write_failure(worker: Worker, item: Finished, now: datetime, using: str, cl
     for_alias(using).update_rows(Job, [job], fields, fence=owned_by(worker))
     dependencies.settle_jobs([job], using, now)
     fill_history(item)
-    row = getattr(job, "run_history", None)
-    if row is not None:
-        save_history([row], using)
+    if item.run is not None:
+        save_history([item.run], using)
     return True
 
 
@@ -221,9 +218,8 @@ def _history_rows(applied: list[Finished]) -> list[JobHistory]:
     rows = []
     for item in applied:
         fill_history(item)
-        row = getattr(item.job, "run_history", None)
-        if row is not None:
-            rows.append(row)
+        if item.run is not None:
+            rows.append(item.run)
     return rows
 
 
@@ -243,9 +239,8 @@ def save_history(rows: list[JobHistory], using: str) -> None:
 
 def _send_signals(applied: list[Finished]) -> None:
     for item in applied:
-        job, outcome = item.job, item.outcome
-        attempt = getattr(job, "run_history", None)
-        attempt_no = attempt.attempt if attempt is not None else job.attempts
+        job, outcome, run = item.job, item.outcome, item.run
+        attempt_no = run.attempt if run is not None else job.attempts
         try:
             if item.history_status == RunStatus.COMPLETED:
                 signals.job_succeeded.send_robust(
@@ -254,6 +249,7 @@ def _send_signals(applied: list[Finished]) -> None:
                     attempt=attempt_no,
                     result=outcome.result,
                     duration_ms=outcome.duration_ms,
+                    run=run,
                 )
             elif item.history_status == RunStatus.FAILED:
                 signals.job_failed.send_robust(
@@ -262,12 +258,13 @@ def _send_signals(applied: list[Finished]) -> None:
                     attempt=attempt_no,
                     error=outcome.error,
                     will_retry=item.will_retry,
+                    run=run,
                 )
                 if job.is_dead:  # no retries left, not recurring
                     signals.job_dead.send_robust(
-                        sender=Job, job=job, attempt=attempt_no, error=outcome.error
+                        sender=Job, job=job, attempt=attempt_no, error=outcome.error, run=run
                     )
             if job.status == JobStatus.CANCELLED:
-                signals.job_cancelled.send_robust(sender=Job, job=job)
+                signals.job_cancelled.send_robust(sender=Job, job=job, run=run)
         except Exception:
             logger.exception("a job signal receiver failed")

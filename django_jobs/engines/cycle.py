@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from .. import faults
-from ..models import Job, Worker
+from ..claimed import Claimed
+from ..models import Worker
 from ..outcomes import Finished
 from . import for_alias
 from .claiming import after_claim, claim
@@ -26,13 +27,13 @@ def finish_and_claim(
     limit: int,
     now: datetime,
     using: str,
-) -> tuple[list[Finished], list[Job]]:
+) -> tuple[list[Finished], list[Claimed]]:
     """Write ``items`` and claim up to ``limit`` jobs; returns (applied outcomes, claimed jobs)."""
     by_id = {item.job.pk: item for item in items}
     try:
-        applied, jobs = for_alias(using).finish_and_claim(worker, by_id, queues, limit, now)
+        applied, batch = for_alias(using).finish_and_claim(worker, by_id, queues, limit, now)
         # Signals and skipped slots only once both are committed.
-        return after_finish(by_id, applied), after_claim(jobs, now, using)
+        return after_finish(by_id, applied), after_claim(batch, now, using)
     except Exception as exc:
         if faults.classify(exc, using) is faults.Fault.OUTAGE:
             raise

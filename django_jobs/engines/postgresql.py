@@ -25,6 +25,7 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 from django.utils import timezone
 
+from ..claimed import Claimed
 from ..conf import jobs_settings
 from ..models import CANCELLED, TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
 from ..outcomes import KEPT, KEPT_UNLESS_FAILED, Finished, settle_tentatively
@@ -133,12 +134,12 @@ class Engine(base.Engine):
 
     def claim(
         self, worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime
-    ) -> list[Job]:
+    ) -> list[Claimed]:
         # One statement claims and writes the history rows: no BEGIN/COMMIT round trips.
         connection = self.connection
         ctes, args, select = claim_ctes(worker, queues, limit, now, connection)
         found = self.fetch_all(f"WITH RECURSIVE {ctes} {select}", args)
-        return claiming.rows_to_jobs(found, worker, now, self.alias)
+        return claiming.rows_to_claimed(found, worker, now, self.alias)
 
     def finish(self, worker: Worker, by_id: dict[int, Finished], now: datetime) -> list[Finished]:
         """Lock what this worker still holds, update jobs and history, in one statement."""
@@ -154,7 +155,7 @@ class Engine(base.Engine):
         queues: Sequence[str] | None,
         limit: int,
         now: datetime,
-    ) -> tuple[list[Finished], list[Job]]:
+    ) -> tuple[list[Finished], list[Claimed]]:
         """Outcomes and the claim in one statement (data-modifying CTEs)."""
         finishing, finish_params = finish_ctes(worker, by_id, now, self.connection)
         claiming_, claim_params, select = claim_ctes(worker, queues, limit, now, self.connection)
@@ -171,7 +172,7 @@ class Engine(base.Engine):
         applied = completion.applied_outcomes(by_id, written, now)
         applied = completion.finish_left_out(worker, by_id, applied, now, self.alias)
         claimed = [row[1:] for row in found if row[1] is not None]
-        return applied, claiming.rows_to_jobs(claimed, worker, now, self.alias)
+        return applied, claiming.rows_to_claimed(claimed, worker, now, self.alias)
 
 
 def claim_ctes(
@@ -255,7 +256,7 @@ def finish_ctes(
     empty_history = [None] * len(HISTORY_FIELDS)
     table = []
     for item in by_id.values():
-        job, row = item.job, getattr(item.job, "run_history", None)
+        job, row = item.job, item.run
         if row is not None:
             row.finish(item.history_status, item.outcome)
         table.append(

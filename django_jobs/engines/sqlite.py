@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import Model
 
+from ..claimed import Claimed
 from ..models import Job, JobStatus, LimitKey, Worker
 from . import base, claiming, rows
 from .claiming import CLAIM_INDEX
@@ -34,10 +35,10 @@ class Engine(base.Engine):
 
     def claim_rows(
         self, worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime
-    ) -> list[Job]:
+    ) -> list[Claimed]:
         sql, args = _claim_sql(worker, queues, limit, now, self.connection)
         found = self.fetch_all(sql, args)
-        return claiming.rows_to_jobs(found, worker, now, self.alias)
+        return claiming.rows_to_claimed(found, worker, now, self.alias)
 
     def lock_limit(self, limit: str, key: str, now: datetime) -> bool:
         """One writer at a time: writing the row is the lock, and nobody is skipped."""

@@ -26,21 +26,25 @@ def connect() -> None:
 
 def _succeeded(sender: Any, job: Any, attempt: int, result: Any = None, **kwargs: Any) -> None:
     if job.status != CANCELLED:  # job_cancelled follows
-        _finished(job, attempt, TaskResultStatus.SUCCESSFUL, return_value=result)
+        run = kwargs.get("run")
+        _finished(job, attempt, TaskResultStatus.SUCCESSFUL, run, return_value=result)
 
 
 def _failed(
     sender: Any, job: Any, attempt: int, error: str = "", will_retry: bool = False, **kwargs: Any
 ) -> None:
     if not will_retry and job.status != CANCELLED:
-        _finished(job, attempt, TaskResultStatus.FAILED, error=error)
+        _finished(job, attempt, TaskResultStatus.FAILED, kwargs.get("run"), error=error)
 
 
 def _cancelled(sender: Any, job: Any, **kwargs: Any) -> None:
-    _finished(job, job.attempts, TaskResultStatus.FAILED, cancelled=True)
+    _finished(job, job.attempts, TaskResultStatus.FAILED, kwargs.get("run"), cancelled=True)
 
 
-def _finished(job: Any, attempt: int, status: Any, cancelled: bool = False, **outcome: Any) -> None:
+def _finished(
+    job: Any, attempt: int, status: Any, row: Any, cancelled: bool = False, **outcome: Any
+) -> None:
+    """``row``: the attempt's history row, when kept (the worker's signals carry it as ``run``)."""
     task = task_for(job.handler)
     level = logging.ERROR if status == TaskResultStatus.FAILED else logging.INFO
     if task is None or not worth_sending(task_finished, level):
@@ -50,7 +54,6 @@ def _finished(job: Any, attempt: int, status: Any, cancelled: bool = False, **ou
         args, kwargs, alias = from_data(job.data, task.backend)
     except ValueError:
         args, kwargs, alias = [], {}, task.backend
-    row = getattr(job, "run_history", None)  # the attempt's history row, when kept
     result = snapshot(
         task,
         job.pk,

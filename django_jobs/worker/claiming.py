@@ -1,10 +1,10 @@
-"""The worker's side of claiming: how many jobs to take, and the records it runs.
+"""The worker's side of claiming: how many jobs to take, and what it does with them.
 
-The statements themselves are ``django_jobs.claiming``'s (and ``cycle``'s,
-which writes waiting outcomes in the same round trip). Here they are only
-called, under the worker's guard, and what they return becomes ``Claimed``
-records; slots of recurring jobs that allow overlap are handed to child
-runs first (``overlap``).
+The statements are the engines' (``engines.claiming``, and ``engines.cycle``,
+which writes waiting outcomes in the same round trip); here they are called
+under the worker's guard. A claim returns ``Claimed`` records (each job with
+its attempt's history row); slots of recurring jobs that allow overlap are
+handed to child runs first (``overlap``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from .. import limits
 from ..claimed import Claimed
 from ..conf import jobs_settings
 from ..engines import claiming, cycle
-from ..models import Job
 from . import overlap
 from .dispatch import failed
 
@@ -36,14 +35,14 @@ def claim(worker: WorkerLoop, free: int, now: datetime) -> list[Claimed]:
     if not jobs_settings.LIMITS:
         return _claim(worker, free, now)
     worker.limits_first = first = not worker.limits_first
-    jobs = _claim_limited(worker, free, now) if first else []
-    records = _claim(worker, free - len(jobs), now) if free > len(jobs) else []
+    limited = _claim_limited(worker, free, now) if first else []
+    records = _claim(worker, free - len(limited), now) if free > len(limited) else []
     if not first and free > len(records):
-        jobs = _claim_limited(worker, free - len(records), now)
-    return [*_spawn_overlapping(worker, [_record(job) for job in jobs], now), *records]
+        limited = _claim_limited(worker, free - len(records), now)
+    return [*_spawn_overlapping(worker, limited, now), *records]
 
 
-def _claim_limited(worker: WorkerLoop, free: int, now: datetime) -> list[Job]:
+def _claim_limited(worker: WorkerLoop, free: int, now: datetime) -> list[Claimed]:
     row, queues, using = worker.own_row, worker.queues, worker.using
     found = worker.guard.run(
         "the claim of limited jobs", lambda: limits.claim(row, queues, free, now, using)
@@ -52,16 +51,16 @@ def _claim_limited(worker: WorkerLoop, free: int, now: datetime) -> list[Job]:
 
 
 def _claim(worker: WorkerLoop, free: int, now: datetime) -> list[Claimed]:
-    jobs: list[Job] | None
+    batch: list[Claimed] | None
     if worker.outbox:
-        jobs = _finish_and_claim(worker, free, now)
+        batch = _finish_and_claim(worker, free, now)
     else:
         row, queues, using = worker.own_row, worker.queues, worker.using
-        jobs = worker.guard.run("the claim", lambda: claiming.claim(row, queues, free, now, using))
-    return _spawn_overlapping(worker, [_record(job) for job in jobs or []], now)
+        batch = worker.guard.run("the claim", lambda: claiming.claim(row, queues, free, now, using))
+    return _spawn_overlapping(worker, batch or [], now)
 
 
-def _finish_and_claim(worker: WorkerLoop, free: int, now: datetime) -> list[Job]:
+def _finish_and_claim(worker: WorkerLoop, free: int, now: datetime) -> list[Claimed]:
     batch, row, queues, using = worker.outbox.items, worker.own_row, worker.queues, worker.using
     result = worker.guard.run(
         "writing outcomes and the claim",
@@ -69,13 +68,9 @@ def _finish_and_claim(worker: WorkerLoop, free: int, now: datetime) -> list[Job]
     )
     if result is None:
         return []  # the outcomes stay in the outbox and are written later
-    applied, jobs = result
+    applied, claimed = result
     worker.outbox.written(batch, applied)
-    return jobs
-
-
-def _record(job: Job) -> Claimed:
-    return Claimed(job, getattr(job, "run_history", None))
+    return claimed
 
 
 def _spawn_overlapping(worker: WorkerLoop, batch: list[Claimed], now: datetime) -> list[Claimed]:

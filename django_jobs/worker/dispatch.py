@@ -52,7 +52,7 @@ class Dispatch:
             # The pool kills the process at the timeout: nothing is left to abandon.
             entry = InFlight(claimed, ctx, None)
             # It claims only for free children, so the handler starts about now.
-            send_started(job)
+            send_started(claimed)
             future = self.pool.submit(execute, job.handler, job.data, ctx, timeout=timeout_of(job))
         else:
             entry = InFlight(claimed, ctx, timeout_of(job))
@@ -125,13 +125,14 @@ def timed_out(entry: InFlight, now: datetime) -> Outcome:
     return failed(entry.job.pk, error, now)
 
 
-def send_started(job: Job) -> None:
-    signals.job_started.send_robust(sender=Job, job=job, attempt=job.attempts)
+def send_started(claimed: Claimed) -> None:
+    job = claimed.job
+    signals.job_started.send_robust(sender=Job, job=job, attempt=job.attempts, run=claimed.run)
 
 
 def run_in_thread(entry: InFlight) -> Outcome:
     """Run in a pool thread: the timeout counts from here, not from the claim."""
-    send_started(entry.job)
+    send_started(entry.claimed)
     entry.started = time.monotonic()
     return execute(entry.job.handler, entry.job.data, entry.ctx)
 

@@ -93,5 +93,4 @@ def _hand_over_history(claimed: Claimed, child: Job | None, using: str) -> JobHi
         return None
     written.update(job_id=child.pk, attempt=1)
     row.job_id, row.attempt = child.pk, 1
-    child.run_history = row  # type: ignore[attr-defined]  # read by completion
     return row

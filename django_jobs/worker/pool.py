@@ -252,6 +252,8 @@ def _child_main(conn: Connection, parent_pid: int, db_names: dict[str, str]) -> 
             if os.getppid() != parent_pid:
                 return
             continue
+        fn: Callable[..., object]
+        args: tuple[object, ...]
         try:
             fn, args = conn.recv()
         except (EOFError, OSError):

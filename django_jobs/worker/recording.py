@@ -32,7 +32,7 @@ class Outbox:
         return bool(self.items)
 
     def add(self, claimed: Claimed, outcome: Outcome) -> None:
-        self.items.append(Finished(claimed.job, outcome))
+        self.items.append(Finished(claimed.job, outcome, run=claimed.run))
 
     def ids(self) -> set[int]:
         return {item.job.pk for item in self.items}
