@@ -40,9 +40,9 @@ from .validation import (
     data_json,
 )
 
-# ``limit`` and ``limit_key`` are fixed once a job exists (see ``update``).
+JOB_OPTIONS = ("queue", "priority", "timeout", "misfire_grace", "allow_overlap")
+# Given when a job is created (default: the handler's limit), fixed once it exists.
 LIMIT_OPTIONS = ("limit", "limit_key")
-JOB_OPTIONS = ("queue", "priority", "timeout", "misfire_grace", "allow_overlap", *LIMIT_OPTIONS)
 
 
 def build_job(
@@ -192,7 +192,8 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
         handler_name = merged.pop("handler", None)
         if "schedule" in merged:
             raise InvalidJob("schedule", "enqueue_many creates one-time jobs; use schedule()")
-        _check_options(merged, allowed=("data", "name", "run_at", "max_attempts", *UNIQUE, *GRAPH))
+        allowed = ("data", "name", "run_at", "max_attempts", *UNIQUE, *GRAPH, *LIMIT_OPTIONS)
+        _check_options(merged, allowed=allowed)
         data = merged.pop("data", None)
         unique = {name: merged.pop(name) for name in UNIQUE if name in merged}
         wiring = {name: merged.pop(name) for name in GRAPH if name in merged}
@@ -368,7 +369,7 @@ def schedule(
     Changing the expression or the time zone moves ``next_run_at`` to the new
     schedule's next slot; other changes leave the coming slot where it is.
     """
-    _check_options(options)
+    _check_options(options, allowed=LIMIT_OPTIONS)
     fresh = build_job(
         handler_name,
         data,
@@ -477,9 +478,10 @@ def _lock_by_key(key: str, using: str) -> Job | None:
 
 def _update_declared(job: Job, fresh: Job) -> Job:
     moved = (job.schedule, job.timezone) != (fresh.schedule, fresh.timezone)
-    for field in ("handler", "data", "schedule", "timezone", "max_attempts", *JOB_OPTIONS):
-        if field in LIMIT_OPTIONS and job.status == JobStatus.RUNNING:
-            continue  # its run counts where it started; the next run takes the new limit
+    fields = ["handler", "data", "schedule", "timezone", "max_attempts", *JOB_OPTIONS]
+    if job.status != JobStatus.RUNNING:  # a run counts where it started
+        fields += LIMIT_OPTIONS
+    for field in fields:
         setattr(job, field, getattr(fresh, field))
     if moved and job.status == JobStatus.PENDING:
         job.next_run_at = job.scheduled_for = job.next_slot(timezone.now())
@@ -580,10 +582,10 @@ def update(job: Job | int, *, now: datetime | None = None, **changes: Any) -> Jo
     the job's state allows (``JobStateError`` otherwise); a recurring job
     cannot take a name another recurring job holds (``InvalidJob("name")``).
     """
-    _check_options(changes, allowed=EDITABLE_FIELDS)
     for field in LIMIT_OPTIONS:
         if field in changes:
             raise InvalidJob(field, f"{field} is set when a job is created and cannot change")
+    _check_options(changes, allowed=EDITABLE_FIELDS)
     now = now or timezone.now()
     pk = job_pk(job)
     using = router.db_for_write(Job)
