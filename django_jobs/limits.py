@@ -326,6 +326,9 @@ def usage(now: datetime, using: str) -> list[dict[str, Any]]:
             {
                 **limit.describe(),
                 "running": sum(k["running"] for k in per_key),
+                "started_in_window": (
+                    sum(k["started_in_window"] for k in per_key) if limit.window else None
+                ),
                 "waiting": sum(k["waiting"] for k in per_key),
                 "due": sum(k["due"] for k in per_key),
                 "keys": per_key,

@@ -74,6 +74,7 @@ def test_limits_route_lists_each_limit_with_its_use(api):
             "rate": 100,
             "period_seconds": 60.0,
             "running": 0,
+            "started_in_window": 0,
             "waiting": 0,
             "due": 0,
             "keys": [],

@@ -33,6 +33,7 @@ class LimitSerializer(serializers.Serializer):
     rate = serializers.IntegerField(allow_null=True, help_text="Starts allowed per period.")
     period_seconds = serializers.FloatField(allow_null=True)
     running = serializers.IntegerField()
+    started_in_window = serializers.IntegerField(allow_null=True)
     waiting = serializers.IntegerField()
     due = serializers.IntegerField()
     keys = LimitKeySerializer(many=True)
