@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.db.models import Q
 from django.utils import timezone
@@ -103,7 +104,8 @@ def select(
         if value is not None and timezone.is_naive(value):
             raise InvalidJob(field, f"{field} needs a time zone (an aware datetime)")
     pks = None if ids is None else tuple(_pk(job) for job in ids)
-    return DeadSelection(pks, handler or None, error_type or None, died_after, died_before)
+    after, before = (None if v is None else v.astimezone(dt_timezone.utc) for v in filters[2:])
+    return DeadSelection(pks, handler or None, error_type or None, after, before)
 
 
 def check_handler(value: str) -> None:

@@ -69,6 +69,8 @@ def load_model_permissions(user: Any) -> None:
 
     if user.is_superuser or hasattr(user, "_user_perm_cache") or hasattr(user, "_perm_cache"):
         return
+    if not (hasattr(user, "user_permissions") and hasattr(user, "groups")):
+        return  # a user model without PermissionsMixin answers has_perm its own way
     # The first ModelBackend fills the caches every later one reads, as in has_perm.
     backend: Any = next((b for b in get_backends() if isinstance(b, ModelBackend)), None)
     fills: Any = getattr(ModelBackend, "_get_permissions", None)

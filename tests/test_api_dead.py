@@ -190,3 +190,20 @@ def test_other_methods_are_405(api):
     assert api.delete("/api/jobs/dead").status_code == 405
     assert api.get("/api/jobs/dead/requeue").status_code == 405
     assert api.get("/api/jobs/dead/purge").status_code == 405
+
+
+def test_instants_with_any_offset_are_compared_in_utc(api):
+    from datetime import datetime
+    from datetime import timezone as dt_timezone
+
+    import django_jobs
+
+    dead_job()
+    far = "3343-06-28T15:36:31.9010+22:56"
+    assert api.get("/api/jobs/dead", {"died_after": far, "died_before": far}).status_code == 200
+    assert api.get("/api/jobs/dead", {"died_before": far}).json()["count"] == 1
+    body = {"all": True, "died_after": "2000-01-01T00:00:00-23:30", "died_before": far}
+    assert api.post("/api/jobs/dead/purge", body, format="json").json() == {"purged": 1}
+    zone = dt_timezone(timedelta(hours=23, minutes=59))
+    when = datetime(2000, 1, 1, tzinfo=zone)
+    assert django_jobs.requeue_dead(all=True, died_after=when).count == 0

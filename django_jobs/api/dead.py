@@ -7,6 +7,7 @@ admin call the same functions.
 
 from __future__ import annotations
 
+from datetime import timezone as dt_timezone
 from typing import Any
 
 import django_filters
@@ -63,6 +64,13 @@ class DeadJobSerializer(JobSerializer):
         )
 
 
+class InstantFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 instant, compared in UTC: PostgreSQL refuses offsets beyond 16 hours."""
+
+    def filter(self, qs: QuerySet, value: Any) -> QuerySet:
+        return super().filter(qs, None if value is None else value.astimezone(dt_timezone.utc))
+
+
 class DeadFilter(django_filters.FilterSet):
     handler = django_filters.CharFilter(max_length=HANDLER_MAX)
     error_type = django_filters.CharFilter(
@@ -71,10 +79,10 @@ class DeadFilter(django_filters.FilterSet):
         validators=[RegexValidator(f"^{ERROR_TYPE.pattern}$", ERROR_TYPE_HELP)],
         label=ERROR_TYPE_HELP,
     )
-    died_after = django_filters.IsoDateTimeFilter(
+    died_after = InstantFilter(
         field_name=DIED_AT, lookup_expr="gte", label="Died at or after this instant."
     )
-    died_before = django_filters.IsoDateTimeFilter(
+    died_before = InstantFilter(
         field_name=DIED_AT, lookup_expr="lt", label="Died before this instant."
     )
 
