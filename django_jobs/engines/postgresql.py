@@ -170,9 +170,15 @@ class Engine(base.Engine):
         found = self.fetch_all(sql, [*finish_params, *claim_params])
         written = {pk: cancelled for pk, cancelled in json.loads(found[0][0])}
         applied = completion.applied_outcomes(by_id, written, now)
+        left_out = len(applied) < len(by_id)
         applied = completion.finish_left_out(worker, by_id, applied, now, self.alias)
         claimed = [row[1:] for row in found if row[1] is not None]
-        return applied, claiming.rows_to_claimed(claimed, worker, now, self.alias)
+        jobs = claiming.rows_to_claimed(claimed, worker, now, self.alias)
+        if left_out and len(jobs) < limit:
+            # Finishing jobs that others wait for may have released some: take them now
+            # rather than a poll later (a chain would wait a poll interval a link).
+            jobs += self.claim(worker, queues, limit - len(jobs), now)
+        return applied, jobs
 
 
 def claim_ctes(
