@@ -16,6 +16,7 @@ from .. import limits
 from ..claimed import Claimed
 from ..conf import jobs_settings
 from ..engines import claiming, cycle
+from ..engines.completion import finish
 from . import overlap
 from .dispatch import failed
 
@@ -35,11 +36,21 @@ def claim(worker: WorkerLoop, free: int, now: datetime) -> list[Claimed]:
     if not jobs_settings.LIMITS:
         return _claim(worker, free, now)
     worker.limits_first = first = not worker.limits_first
+    if first and worker.outbox:
+        _write_outcomes(worker, now)  # finished limited jobs free their slots first
     limited = _claim_limited(worker, free, now) if first else []
     records = _claim(worker, free - len(limited), now) if free > len(limited) else []
     if not first and free > len(records):
         limited = _claim_limited(worker, free - len(records), now)
     return [*_spawn_overlapping(worker, limited, now), *records]
+
+
+def _write_outcomes(worker: WorkerLoop, now: datetime) -> None:
+    row, using = worker.own_row, worker.using
+    worker.guard.run(
+        "writing outcomes",
+        lambda: worker.outbox.write(lambda batch: finish(row, batch, now, using)),
+    )
 
 
 def _claim_limited(worker: WorkerLoop, free: int, now: datetime) -> list[Claimed]:
