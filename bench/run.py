@@ -208,8 +208,9 @@ def run(cmd: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
-def client(system: System, op: str, *args: str, sqlite_path: str = "") -> dict:
-    out = run([PY, str(PEERS / "client.py"), system.name, op, *args], env_for(system, sqlite_path))
+def client(system: System, op: str, *args: str, sqlite_path: str = "", **extra: str) -> dict:
+    env = env_for(system, sqlite_path, **extra)
+    out = run([PY, str(PEERS / "client.py"), system.name, op, *args], env)
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -597,6 +598,9 @@ def main() -> None:
         "--graphs", action="store_true", help="only django-jobs' dependency graphs (fan-in, chain)"
     )
     parser.add_argument(
+        "--limits", action="store_true", help="only django-jobs' drains under limits"
+    )
+    parser.add_argument(
         "--pair",
         type=int,
         default=0,
@@ -622,6 +626,11 @@ def main() -> None:
         text = "\n".join(graphs(opts, log))
         print("\n" + text)
         (RESULTS / "graphs.md").write_text(machine() + "\n" + text)
+        return
+    if opts.limits:
+        text = "\n".join(limit_drains(opts, log))
+        print("\n" + text)
+        (RESULTS / "limits.md").write_text(machine() + "\n" + text)
         return
     if opts.pair:
         text = paired(names, opts, log)
@@ -803,6 +812,101 @@ def graphs(opts: argparse.Namespace, log: Path) -> list[str]:
             )
             print("   ", lines[-1], flush=True)
     return lines
+
+
+class LimitSystem(System):
+    """django-jobs in a database of its own for the limits drains."""
+
+    @property
+    def db(self) -> str:
+        return DB_PREFIX + "djjobs_limits"
+
+
+BENCH_LIMITS = {"pair": {"concurrency": 2}, "rate": {"rate": "200/s"}}
+LIMIT_DRAINS = (
+    ("plain", "no limits configured", False),
+    ("plain", "no jobs limited, LIMITS set", True),
+    ("mixed", "half under concurrency 2, half unlimited", True),
+    ("rate", "all under a rate of 200/s", True),
+)
+
+
+def limit_drains(opts: argparse.Namespace, log: Path) -> list[str]:
+    """Drains of noop jobs by 2 worker processes under limits.
+
+    The mixed drain reports when its unlimited half was done: compared with
+    the plain drain of as many jobs, that is whether limited jobs held the
+    others back. The rate drain reports the starts per second its history
+    shows between the first start and the last.
+    """
+    system = LimitSystem(**{**SYSTEMS["django-jobs"].__dict__})
+    fresh_database(system)
+    n = 200 if opts.smoke else (2_000 if opts.quick else 8_000)
+    lines = [
+        "| drain (2 procs) | jobs | unlimited done in | unlimited jobs/s | all done in"
+        " | starts/s |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for kind, label, with_limits in LIMIT_DRAINS:
+        jobs = n // 4 if kind == "rate" else (n // 2 if kind == "plain" else n)
+        empty_queue(system)
+        extra = {"BENCH_LIMITS": json.dumps(BENCH_LIMITS)} if with_limits else {}
+        made = client(system, "limited", kind, str(jobs), **extra)
+        analyze(system)
+        conn = pg(system.db)
+        count = (
+            "SELECT count(*) FILTER (WHERE status = 'completed' AND \"limit\" = ''), "
+            "count(*) FILTER (WHERE status = 'completed') FROM django_jobs_job"
+        )
+        free_total = conn.execute("SELECT count(*) FROM django_jobs_job WHERE \"limit\" = ''")
+        free_total = free_total.fetchone()[0]
+        start = time.perf_counter()
+        workers = Workers(system.worker_commands(2), env_for(system, **extra), log)
+        free_at = None
+        try:
+            while time.perf_counter() - start < 120 and workers.alive():
+                free, done = conn.execute(count).fetchone()
+                if free_at is None and free >= free_total:
+                    free_at = time.perf_counter() - start
+                if done >= made["n"]:
+                    break
+                time.sleep(0.02)
+            seconds = time.perf_counter() - start
+        finally:
+            workers.stop()
+        starts = [
+            row[0].timestamp()
+            for row in conn.execute(
+                "SELECT h.started_at FROM django_jobs_jobhistory h "
+                "JOIN django_jobs_job j ON j.id = h.job_id WHERE j.\"limit\" = 'rate' "
+                "ORDER BY h.started_at"
+            ).fetchall()
+        ]
+        conn.close()
+        rate = "&ndash;"
+        if len(starts) > 1:
+            # Starts per second over the drain (a burst of one window, then one a window
+            # each second), and the most in any one-second window.
+            spread = starts[-1] - starts[0] + 1.0
+            rate = f"{len(starts) / spread:,.0f} (at most {_most_in(starts, 1.0)} in 1 s)"
+        free_rate = free_in = "&ndash;"
+        if free_at and free_total > 1:
+            free_rate, free_in = f"{(free_total - 1) / free_at:,.0f}", f"{free_at:.2f} s"
+        lines.append(
+            f"| {label} | {made['n'] - 1:,} | {free_in} | {free_rate} | {seconds:.2f} s | {rate} |"
+        )
+        print("   ", lines[-1], flush=True)
+    return lines
+
+
+def _most_in(instants: list[float], seconds: float) -> int:
+    """The most of the sorted ``instants`` inside any half-open window of ``seconds``."""
+    most, first = 0, 0
+    for last, at in enumerate(instants):
+        while at - instants[first] >= seconds:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
 
 
 def ceiling_row(opts: argparse.Namespace) -> Row:

@@ -6,6 +6,7 @@ Ops:
   fill N LIMIT     put N jobs in the queue the fastest way the system offers
   latency N FILE   enqueue N probes 20-50 ms apart; FILE gets "i time" per enqueue
   graph SHAPE N    django-jobs: one enqueue_many of a fan-in of N jobs into one, or a chain of N
+  limited KIND N   django-jobs: N jobs, plain, half under the limit "pair", or all under "rate"
 """
 
 import json
@@ -107,6 +108,8 @@ def main(system: str, op: str, *args: str) -> dict:
         return {**filled, "n": filled["n"] + 1}
     if op == "graph":
         return _graph(args[0], int(args[1]))
+    if op == "limited":
+        return _limited(args[0], int(args[1]))
     if op == "latency":
         n, path = int(args[0]), args[1]
         stamps = []
@@ -117,6 +120,23 @@ def main(system: str, op: str, *args: str) -> dict:
         Path(path).write_text("".join(f"{i} {t!r}\n" for i, t in stamps))
         return {"n": n}
     raise SystemExit(f"unknown op {op}")
+
+
+def _limited(kind: str, n: int) -> dict:
+    """django-jobs: N noop jobs for the limits drains; "n" counts the warm-up job too."""
+    from django_jobs import enqueue_many
+
+    if kind == "plain":
+        specs = [{}] * n
+    elif kind == "mixed":  # alternating, so neither half is at the head of the queue
+        specs = [{"limit": "pair"} if i % 2 else {} for i in range(n)]
+    elif kind == "rate":
+        specs = [{"limit": "rate"}] * n
+    else:
+        raise SystemExit(f"unknown kind {kind}")
+    start = time.perf_counter()
+    enqueue_many(specs, handler="noop")
+    return {"n": n + 1, "seconds": time.perf_counter() - start}
 
 
 def _graph(shape: str, n: int) -> dict:
