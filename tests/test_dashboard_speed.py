@@ -191,8 +191,9 @@ def test_workers_sample_queue_depth_while_nobody_watches():
     assert samples == {"mail": 1}
     assert Job.objects.get(pk=job.pk).status == JobStatus.PENDING
     # Once a minute: the next heartbeats of the same minute cost nothing.
-    assert sample_queue_depth() is False
-    assert sample_queue_depth(timezone.now() + timedelta(minutes=1)) is True
+    (minute,) = sampling._sampled.values()
+    assert sample_queue_depth(minute + timedelta(seconds=59)) is False
+    assert sample_queue_depth(minute + timedelta(minutes=1)) is True
     assert QueueSample.objects.values("minute").distinct().count() == 2
     assert RollupRange.objects.filter(name=rollup.RANGE).exists()  # the roll-up moved along
 
