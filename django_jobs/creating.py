@@ -59,14 +59,13 @@ def build_job(
     ``options``: ``name``, ``run_at``, ``max_attempts`` and the ``JOB_OPTIONS``.
     """
     now = now or timezone.now()
-    clean_handler(handler_name)
+    values = _one_time_values(handler_name, now=now, **options)  # the handler checked first
     tz = clean_timezone(timezone_name)
     expression = clean_schedule(schedule, tz)
     if expression and options.get("run_at") is not None:
         raise InvalidJob(
             "run_at", "run_at is for one-time jobs; a recurring job follows its schedule"
         )
-    values = _one_time_values(handler_name, now=now, **options)
     job = new_job(data=clean_data(data), schedule=expression, timezone=tz, **values)
     job.key = identity(job)
     if expression:
