@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .exceptions import Discard, RetryAfter, Snooze
 from .registry import JobHandler, create_job_handler, handler
 
 if TYPE_CHECKING:
@@ -17,7 +18,10 @@ if TYPE_CHECKING:
     from .steering import Requeued
 
 __all__ = [
+    "Discard",
     "JobHandler",
+    "RetryAfter",
+    "Snooze",
     "aenqueue",
     "aschedule",
     "cancel",

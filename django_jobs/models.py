@@ -29,6 +29,8 @@ class RunStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
     # A recurring slot that was older than its misfire grace and did not run.
     MISSED = "missed", "Missed"
+    # The handler raised ``Snooze``: the job comes back later, this attempt not counted.
+    SNOOZED = "snoozed", "Snoozed"
 
 
 FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
@@ -371,6 +373,17 @@ class Job(models.Model):
         self._release(now)
         self.missed_runs += 1
         self._next_occurrence(now)
+
+    def snooze(self, now: datetime, until: datetime) -> None:
+        """The handler asked to come back at ``until``: pending, its attempt given back.
+
+        The occurrence moves to ``until`` (``scheduled_for`` too), so the next
+        attempt, which has the same number, gets a history row of its own.
+        """
+        self._release(now)
+        self.status = JobStatus.PENDING
+        self.attempts = max(0, self.attempts - 1)
+        self.next_run_at = self.scheduled_for = until
 
     def give_back(self, now: datetime) -> None:
         """Give back a claim whose handler never started: that attempt does not count."""

@@ -10,9 +10,10 @@ and ``cancel_after`` puts the job in memory where the row is.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from .exceptions import Discard, RetryAfter, Snooze
 from .models import CANCELLED, TRANSITION_FIELDS, Job, JobHistory, RunStatus
 from .retry import retry_at_configured
 
@@ -30,6 +31,10 @@ class Outcome:
     error: str = ""
     # What was changed to make the output storable, for the history row.
     note: str = ""
+    # What the handler asked for by raising ``RetryAfter``, ``Discard`` or ``Snooze``
+    # (their ``kind``), with the delay it gave; "" for any other end.
+    steer: str = ""
+    delay: float = 0.0
 
     @property
     def error_type(self) -> str:
@@ -73,7 +78,8 @@ KEPT_UNLESS_FAILED = "last_error"
 
 
 def settle(item: Finished, cancel_requested: bool, now: datetime) -> None:
-    """Apply the outcome to the job (in memory): succeeded, failed (retried or not), cancelled."""
+    """Apply the outcome to the job (in memory): succeeded, failed (retried or not),
+    snoozed, cancelled."""
     if cancel_requested:
         cancel_after(item, now)
         return
@@ -82,9 +88,22 @@ def settle(item: Finished, cancel_requested: bool, now: datetime) -> None:
         job.succeed(now)
         item.history_status = RunStatus.COMPLETED
         return
-    when = retry_at_configured(now, job.attempts)
-    item.will_retry = job.fail(now, outcome.error, when)
+    if outcome.steer == Snooze.kind:
+        job.snooze(now, now + timedelta(seconds=outcome.delay))
+        item.history_status = RunStatus.SNOOZED
+        return
+    item.will_retry = job.fail(now, outcome.error, retry_time(outcome, now, job.attempts))
     item.history_status = RunStatus.FAILED
+
+
+def retry_time(outcome: Outcome, now: datetime, attempt: int) -> datetime | None:
+    """When a failed attempt is retried (if it has attempts left): the handler's delay
+    (``RetryAfter``), never (``Discard``), or the configured backoff."""
+    if outcome.steer == RetryAfter.kind:
+        return now + timedelta(seconds=outcome.delay)
+    if outcome.steer == Discard.kind:
+        return None
+    return retry_at_configured(now, attempt)
 
 
 def settle_tentatively(item: Finished, now: datetime) -> None:

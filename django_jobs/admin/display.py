@@ -23,6 +23,7 @@ STATUS_COLOURS = {
     "failed": "#ba2121",
     "cancelled": "#666666",
     "missed": "#8d6e63",
+    "snoozed": "#5c6bc0",
 }
 
 

@@ -18,6 +18,7 @@ from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
+from ..exceptions import Snooze, Steer
 from ..models import UnreadableData
 from ..outcomes import Outcome
 from ..registry import registry
@@ -90,8 +91,12 @@ def execute(handler_name: str, data: Any, ctx: JobContext) -> Outcome:
         result, note = storable_result(value)
         outcome = Outcome(ctx.job_id, True, started, timezone.now(), 0, result=result, note=note)
     except BaseException as exc:
-        error, note = storable_text(format_error(exc))
+        # A snooze is no error: its row says so in one line, without a traceback.
+        text = f"Snooze: {exc}" if isinstance(exc, Snooze) else format_error(exc)
+        error, note = storable_text(text)
         outcome = Outcome(ctx.job_id, False, started, timezone.now(), 0, error=error, note=note)
+        if isinstance(exc, Steer):
+            outcome.steer, outcome.delay = exc.kind, exc.seconds
         if isinstance(exc, DatabaseError):
             _discard_broken_connections(callers)
     outcome.duration_ms = int((time.perf_counter() - clock) * 1000)
