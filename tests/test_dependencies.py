@@ -279,3 +279,11 @@ def test_editing_run_at_of_a_waiting_job_keeps_it_waiting():
     drain()
     # Released at its run_at, which is later than the moment its dependency completed.
     assert fresh(b).next_run_at == later
+
+
+def test_an_enqueue_without_dependencies_reads_no_link():
+    with CaptureQueriesContext(connection) as queries:
+        enqueue("echo")
+        enqueue_many([{}] * 3, handler="echo")
+    assert not [q for q in queries if JobDependency._meta.db_table in q["sql"]]
+    assert not [q for q in queries if "FOR UPDATE" in q["sql"]]
