@@ -235,3 +235,19 @@ def test_usage_shows_each_limit_its_use_and_what_waits(worker):
     )
     assert rate["keys"][0]["started_in_window"] == 3
     assert by_name["both"]["keys"] == []
+
+
+def test_an_overlapping_run_counts_against_its_jobs_limit():
+    job = schedule("tick", "noop", "1s", limit="pair", allow_overlap=True)
+    Job.objects.filter(pk=job.pk).update(next_run_at=timezone.now())
+    loop = WorkerLoop(listen=False)
+    loop.start()
+    try:
+        from django_jobs.worker import claiming as worker_claiming
+
+        (run,) = worker_claiming.claim(loop, 1, timezone.now())
+        assert run.job.pk != job.pk  # the slot went to a child run
+        assert (run.job.limit, run.job.status) == ("pair", JobStatus.RUNNING)
+        assert Job.objects.filter(status=JobStatus.RUNNING, limit="pair").count() == 1
+    finally:
+        loop.shutdown(grace=0)

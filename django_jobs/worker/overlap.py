@@ -69,6 +69,9 @@ def _create_child(worker: Worker, job: Job, now: datetime, using: str) -> Job:
         priority=job.priority,
         max_attempts=job.max_attempts,
         timeout=job.timeout,
+        # The run counts against its job's limit, as the claim that started it counted it.
+        limit=job.limit,
+        limit_key=job.limit_key,
         status=JobStatus.RUNNING,
         worker_id=worker.pk,
         attempts=1,
