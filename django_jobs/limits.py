@@ -187,34 +187,47 @@ def claim(
     worker: Worker, queues: Sequence[str] | None, free: int, now: datetime, using: str
 ) -> list[Claimed]:
     """Claim up to ``free`` limited jobs, never more than their limits allow."""
+    return claim_pass(worker, queues, free, now, using)[0]
+
+
+def claim_pass(
+    worker: Worker, queues: Sequence[str] | None, free: int, now: datetime, using: str
+) -> tuple[list[Claimed], datetime | None]:
+    """``claim``, and the soonest instant a rate whose window is full lets a job start.
+
+    The worker sleeps no longer than until then, so a rate is used, not just kept.
+    """
     from .engines import for_alias
     from .engines.claiming import after_claim
 
     limits = configured()
     if free <= 0 or not limits:
-        return []
-    engine, batch = for_alias(using), []
+        return [], None
+    engine, batch, opens = for_alias(using), [], None
     for name, key in _candidates(limits, queues, now, using):
         if free <= 0:
             break
         with transaction.atomic(using=using):
             limit = limits.get(name)
+            opening = None
             if limit is None:  # a name no longer configured: not held back
                 room = free
             elif engine.lock_limit(name, key, now):
-                room = min(free, _room(limit, key, now, using))
+                room, left, oldest = _room(limit, key, now, using)
+                room = min(free, room)
             else:
                 continue  # another worker is claiming this key right now
-            if room <= 0:
-                continue
-            got = engine.claim_limited(worker, queues, name, key, room, now)
+            got = engine.claim_limited(worker, queues, name, key, room, now) if room > 0 else []
             if got and limit is not None and limit.rate:
                 LimitStart.objects.using(using).create(
                     limit=name, key=key, started_at=now, count=len(got)
                 )
+            if limit is not None and limit.window and left is not None and left <= len(got):
+                opening = (oldest or now) + limit.window
+                opens = opening if opens is None else min(opens, opening)
         batch += got
         free -= len(got)
-    return after_claim(batch, now, using)
+    return after_claim(batch, now, using), opens
 
 
 def _candidates(
@@ -259,9 +272,15 @@ def _running(using: str, names: set[str] | None = None) -> dict[tuple[str, str],
     return {(name, key): n for name, key, n in counts}
 
 
-def _room(limit: Limit, key: str, now: datetime, using: str) -> int:
-    """How many jobs of (limit, key) may start now; read under the key's lock."""
-    room = None
+def _room(
+    limit: Limit, key: str, now: datetime, using: str
+) -> tuple[int, int | None, datetime | None]:
+    """How many jobs of (limit, key) may start now; read under the key's lock.
+
+    Also the starts its rate has left (None without a rate) and the oldest
+    start in its window (None when none is).
+    """
+    room = left = oldest = None
     if limit.concurrency is not None:
         running = (
             Job.objects.using(using)
@@ -273,10 +292,12 @@ def _room(limit: Limit, key: str, now: datetime, using: str) -> int:
         starts = LimitStart.objects.using(using).filter(limit=limit.name, key=key)
         since = now - limit.window
         starts.filter(started_at__lte=since).delete()
-        recent = starts.filter(started_at__gt=since).aggregate(n=Sum("count"))["n"] or 0
-        left = limit.rate - recent
+        window = starts.filter(started_at__gt=since).aggregate(
+            n=Sum("count"), oldest=Min("started_at")
+        )
+        left, oldest = limit.rate - (window["n"] or 0), window["oldest"]
         room = left if room is None else min(room, left)
-    return max(0, room or 0)
+    return max(0, room or 0), left, oldest
 
 
 # What the API and the admin show --------------------------------------------------

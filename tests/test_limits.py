@@ -251,3 +251,14 @@ def test_an_overlapping_run_counts_against_its_jobs_limit():
         assert Job.objects.filter(status=JobStatus.RUNNING, limit="pair").count() == 1
     finally:
         loop.shutdown(grace=0)
+
+
+def test_a_full_rate_window_says_when_it_opens(worker):
+    enqueue_many([{"handler": "noop", "limit": "three_a_minute"} for _ in range(4)])
+    t0 = timezone.now()
+    taken, opens = limits.claim_pass(worker, None, 10, t0, "default")
+    assert len(taken) == 3 and opens == t0 + timedelta(minutes=1)
+    later = t0 + timedelta(seconds=10)
+    assert limits.claim_pass(worker, None, 10, later, "default") == ([], t0 + timedelta(minutes=1))
+    enqueue_many([{"handler": "noop", "limit": "pair"}])
+    assert limits.claim_pass(worker, None, 10, later, "default")[1] == t0 + timedelta(minutes=1)

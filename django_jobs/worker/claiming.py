@@ -56,9 +56,10 @@ def _write_outcomes(worker: WorkerLoop, now: datetime) -> None:
 def _claim_limited(worker: WorkerLoop, free: int, now: datetime) -> list[Claimed]:
     row, queues, using = worker.own_row, worker.queues, worker.using
     found = worker.guard.run(
-        "the claim of limited jobs", lambda: limits.claim(row, queues, free, now, using)
+        "the claim of limited jobs", lambda: limits.claim_pass(row, queues, free, now, using)
     )
-    return found or []
+    batch, worker.limits_open_at = found or ([], None)
+    return batch
 
 
 def _claim(worker: WorkerLoop, free: int, now: datetime) -> list[Claimed]:

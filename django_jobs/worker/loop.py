@@ -82,6 +82,8 @@ class WorkerLoop:
         self._free_before_claim = 0
         # Which claim pass goes first this cycle when LIMITS is set (worker.claiming).
         self.limits_first = False
+        # When a rate whose window was full lets a job start again (limits.claim_pass).
+        self.limits_open_at: datetime | None = None
         self._listener: notify.Listener | None = None
 
     @property
@@ -269,6 +271,9 @@ class WorkerLoop:
         if not self.stopping:
             self.dispatch.wake_after = self.slots.completions_to_wait_for()
         timeout = self.poll_interval * random.uniform(0.9, 1.1)
+        if self.limits_open_at is not None:
+            until = (self.limits_open_at - timezone.now()).total_seconds()
+            timeout = min(timeout, max(0.0, until) + 0.005)
         if self.guard.backoff:
             timeout = max(timeout, self.guard.backoff)
         if self.slots and self.slots.expiring():
