@@ -189,6 +189,11 @@ class Job(models.Model):
     on_dependency_failure = models.CharField(
         max_length=8, choices=DependencyFailure.choices, default=DependencyFailure.CANCEL
     )
+    # The running attempt's ctx.progress (progress.py); cleared when an attempt starts.
+    # Written apart from the transitions, so none of them is in TRANSITION_FIELDS.
+    progress = models.FloatField(null=True, blank=True, help_text="0 to 1")
+    progress_message = models.CharField(max_length=200, blank=True, default="")
+    progress_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()
 
@@ -288,6 +293,7 @@ class Job(models.Model):
         self.worker_id = worker_id
         self.attempts += 1
         self.started_at = self.last_run_at = self.updated_at = now
+        self.progress, self.progress_message, self.progress_at = None, "", None
 
     def succeed(self, now: datetime) -> None:
         """The attempt succeeded: done, or a recurring job's next slot."""

@@ -21,6 +21,7 @@ from .. import creating, dependencies, runner, steering
 from ..exceptions import InvalidJob, InvalidSchedule, JobStateError
 from ..models import Job, JobHistory, JobStatus
 from ..permissions import user_may
+from ..progress import describe as describe_progress
 from . import display
 from .dead import DeadFilter, purge_dead_jobs, requeue_dead_jobs
 from .filters import HandlerFilter, KindFilter, SearchByIdMixin, TimezoneFilter, WaitingFilter
@@ -44,7 +45,7 @@ STATE_LINES = (
     ("next_run_when", "scheduled_for_when"),
     ("last_run_when", "started_when"),
     ("worker", "cancel_requested"),
-    ("paused",),
+    ("paused", "progress_text"),
     ("consecutive_failures", "missed_runs"),
     ("created_when", "updated_when"),
     ("key", "unique_key"),
@@ -94,6 +95,7 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
         "next_run_when",
         "last_run_when",
         "attempts_text",
+        "progress_text",
         "error_excerpt",
     )
     list_display_links = ("id", "name_and_handler")
@@ -161,6 +163,10 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
     @admin.display(description="attempts")
     def attempts_text(self, job: Job) -> str:
         return f"{job.attempts}/{job.max_attempts}"
+
+    @admin.display(description="progress")
+    def progress_text(self, job: Job) -> str:
+        return describe_progress(job.progress, job.progress_message) or display.EMPTY
 
     @admin.display(description="last error")
     def error_excerpt(self, job: Job) -> str:

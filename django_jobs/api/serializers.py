@@ -174,6 +174,9 @@ class JobSerializer(serializers.ModelSerializer):
             "on_dependency_failure",
             "depends_on",
             "dependents",
+            "progress",
+            "progress_message",
+            "progress_at",
         ]
         read_only_fields = fields
 

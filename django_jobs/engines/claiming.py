@@ -206,6 +206,9 @@ def _mark_running(ids: list[int], worker: Worker, now: datetime, using: str) -> 
         started_at=now,
         last_run_at=now,
         updated_at=now,
+        progress=None,
+        progress_message="",
+        progress_at=None,
     )
 
 

@@ -220,6 +220,7 @@ def claim_ctes(
         f"claimed AS (UPDATE {table} SET {qn('status')} = '{JobStatus.RUNNING}', "
         f"{qn('worker_id')} = %s, "
         f"{qn('attempts')} = {qn('attempts')} + 1, {qn('started_at')} = %s, "
+        f"{qn('progress')} = NULL, {qn('progress_message')} = '', {qn('progress_at')} = NULL, "
         f"{qn('last_run_at')} = %s, {qn('updated_at')} = %s FROM picked "
         f"WHERE {table}.{pk} = picked.{pk} "
         f"AND {table}.{qn('status')} = '{JobStatus.PENDING}' "

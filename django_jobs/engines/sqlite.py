@@ -78,6 +78,7 @@ def _claim_sql(
     sql = (
         f"UPDATE {table} SET {qn('status')} = %s, {qn('worker_id')} = %s, "
         f"{qn('attempts')} = {qn('attempts')} + 1, {qn('started_at')} = %s, "
+        f"{qn('progress')} = NULL, {qn('progress_message')} = '', {qn('progress_at')} = NULL, "
         f"{qn('last_run_at')} = %s, {qn('updated_at')} = %s "
         f"WHERE {qn('id')} IN ({pick}) AND {pending} RETURNING {columns}, NULL"
     )

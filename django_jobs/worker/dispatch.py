@@ -101,6 +101,7 @@ def context_for(job: Job) -> JobContext:
         max_attempts=job.max_attempts,
         scheduled_for=job.scheduled_for,
         logger=_job_logger(job.handler),
+        using=job._state.db or "default",
     )
 
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from ..exceptions import Snooze, Steer
 from ..models import UnreadableData
 from ..outcomes import Outcome
+from ..progress import Reporter
 from ..registry import registry
 from ..storable import storable_result, storable_text
 
@@ -57,18 +58,37 @@ class JobContext:
     logger: logging.Logger
     # Completed dependencies: job id -> result of its last successful run.
     dependency_results: dict[int, Any] = field(default_factory=dict)
+    # The database alias the job lives in (its progress is written there).
+    using: str = "default"
     _cancel: CancelFlag = field(default_factory=lambda: CancelFlag(), repr=False)
+    _progress: Reporter | None = field(default=None, repr=False)
 
     @property
     def cancelled(self) -> bool:
         """True once somebody cancelled the job; a long handler should check and return."""
         return self._cancel.is_set()
 
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        """Store how far the job got (0 to 1) and what it is doing; call it as often as you like.
+
+        At most one write a second per job reaches the database, from a thread
+        of its own; the last value is written when the attempt ends. A fraction
+        outside 0..1 raises ``ValueError``; the message is cut to 200 characters.
+        """
+        if self._progress is None:
+            self._progress = Reporter(self.job_id, self.attempt, self.using)
+        self._progress.report(fraction, message)
+
+    def end_progress(self) -> None:
+        """Write the last progress reported, if any (the attempt ended)."""
+        if self._progress is not None:
+            self._progress.end()
+
     def __reduce__(self) -> tuple[type[JobContext], tuple[object, ...]]:
         # Crosses into a pool process without its cancel flag: there,
         # cancellation kills the process instead of setting a flag.
         fields = (self.job_id, self.name, self.attempt, self.max_attempts, self.scheduled_for)
-        return (type(self), (*fields, self.logger, self.dependency_results))
+        return (type(self), (*fields, self.logger, self.dependency_results, self.using))
 
 
 def execute(handler_name: str, data: Any, ctx: JobContext) -> Outcome:
@@ -101,6 +121,7 @@ def execute(handler_name: str, data: Any, ctx: JobContext) -> Outcome:
             _discard_broken_connections(callers)
     outcome.duration_ms = int((time.perf_counter() - clock) * 1000)
     _end_open_transactions(callers)
+    ctx.end_progress()
     return outcome
 
 

@@ -193,3 +193,10 @@ def stamp(data, ctx):
     start = time.time()
     time.sleep(float((data or {}).get("seconds", 0)))
     return {"start": start, "end": time.time(), "deps": sorted(ctx.dependency_results)}
+
+
+@handler
+def progress_then_wait(data, ctx):
+    """Report a quarter, then wait (a worker test kills it)."""
+    ctx.progress(0.25, "a quarter")
+    time.sleep(data.get("seconds", 30))
