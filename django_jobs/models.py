@@ -192,7 +192,8 @@ class Job(models.Model):
     # The running attempt's ctx.progress (progress.py); cleared when an attempt starts.
     # Written apart from the transitions, so none of them is in TRANSITION_FIELDS.
     progress = models.FloatField(null=True, blank=True, help_text="0 to 1")
-    progress_message = models.CharField(max_length=200, blank=True, default="")
+    PROGRESS_MESSAGE_SIZE = 200
+    progress_message = models.CharField(max_length=PROGRESS_MESSAGE_SIZE, blank=True, default="")
     progress_at = models.DateTimeField(null=True, blank=True)
 
     objects = JobQuerySet.as_manager()

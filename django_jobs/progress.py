@@ -37,7 +37,7 @@ def clean(fraction: float, message: str | None) -> tuple[float, str]:
     value = float(fraction)
     if math.isnan(value) or not 0.0 <= value <= 1.0:
         raise ValueError(f"progress must be from 0 to 1, not {fraction!r}")
-    size = Job._meta.get_field("progress_message").max_length or 0
+    size = Job.PROGRESS_MESSAGE_SIZE
     return value, ("" if message is None else str(message))[:size]
 
 
