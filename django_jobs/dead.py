@@ -19,37 +19,23 @@ error type and the instant are matched among failed rows only.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timezone as dt_timezone
 
-from django.db.models import Q
 from django.utils import timezone
 
 from . import signals
+from .errors import ERROR_TYPE, has_error_type
 from .exceptions import InvalidJob
 from .models import Job, JobQuerySet
 from .validation import check_storable
 
-# A class name, optionally dotted: what ``format_error`` puts before the first colon.
-ERROR_TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 ERROR_TYPE_MAX = 200
 HANDLER_MAX = 200
 # When a dead job died: the failing write sets it.
 DIED_AT = "updated_at"
-
-
-def error_type_of(last_error: str) -> str:
-    """The exception class a stored error begins with, or ``""`` if it names none."""
-    head, colon, _ = (last_error or "").partition(":")
-    return head if colon and ERROR_TYPE.fullmatch(head) else ""
-
-
-def has_error_type(error_type: str) -> Q:
-    """Jobs whose last error is of this exception class."""
-    return Q(last_error__startswith=f"{error_type}:")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 import django_jobs
 from django_jobs import enqueue, schedule
-from django_jobs.dead import DeadSelection, error_type_of, select
+from django_jobs.dead import DeadSelection, select
+from django_jobs.errors import error_type_of
 from django_jobs.exceptions import InvalidJob
 from django_jobs.models import Job, JobHistory, JobStatus
 from django_jobs.steering import purge_dead, requeue_dead

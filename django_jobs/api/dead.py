@@ -22,16 +22,8 @@ from rest_framework.views import APIView
 
 from .. import steering
 from ..conf import jobs_settings
-from ..dead import (
-    DIED_AT,
-    ERROR_TYPE,
-    ERROR_TYPE_MAX,
-    HANDLER_MAX,
-    DeadSelection,
-    error_type_of,
-    has_error_type,
-    select,
-)
+from ..dead import DIED_AT, ERROR_TYPE_MAX, HANDLER_MAX, DeadSelection, select
+from ..errors import ERROR_TYPE, error_type_of, has_error_type
 from ..exceptions import InvalidJob
 from ..models import Job
 from .fields import InstantField

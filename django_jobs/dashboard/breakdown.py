@@ -8,18 +8,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connections
-from django.db.models import Case, CharField, Value, When
-from django.db.models.functions import Left, StrIndex
 from django.utils import timezone
 
 from ..api.serializers import schedule_of
+from ..errors import NO_ERROR, error_kind
 from ..models import Job, JobHistory, JobStatus, RunStatus
 from . import rollup
 from .steer import Verb, buttons
 
 SPARK_RUNS = 20
 RECURRING_VERBS = ("run", "pause", "resume")
-NO_ERROR = "(no error text)"
 
 
 @dataclass
@@ -152,19 +150,6 @@ class FailureGroup:
 
 # The failures page counts the jobs a group can retry among this many newest failed jobs.
 RETRYABLE_SCAN = 5_000
-KIND_LENGTH = 200  # FailureHour.error_type
-
-
-def error_kind(column: str) -> Any:
-    """The text before the first colon of an error column: the exception's class name."""
-    colon = StrIndex(column, Value(":"))
-    kind = Case(
-        When(**{column: ""}, then=Value(NO_ERROR)),
-        When(**{f"{column}__contains": ":"}, then=Left(column, colon - 1)),
-        default=Left(column, 80),
-        output_field=CharField(),
-    )
-    return Left(kind, KIND_LENGTH)
 
 
 def failure_groups(

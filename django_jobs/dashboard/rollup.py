@@ -26,6 +26,7 @@ from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from ..conf import jobs_settings
+from ..errors import error_kind
 from ..models import (
     DURATION_BOUNDS_MS,
     FailureHour,
@@ -208,8 +209,6 @@ def failures_from_history(
 ) -> list[dict[str, Any]]:
     """Failed attempts that finished in ``[start, end)`` per handler and error type
     (and hour, with ``bucket``): count, latest finish and the newest row's id."""
-    from .breakdown import error_kind
-
     if start >= end:
         return []
     rows = JobHistory.objects.filter(
