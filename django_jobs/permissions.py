@@ -85,6 +85,7 @@ def load_model_permissions(user: Any) -> None:
         .values_list(*columns)
         .order_by()
         .union(groups.annotate(source=Value("group")).values_list(*columns).order_by(), all=True)
+        .order_by()  # Permission's Meta ordering names columns the union does not select
     )
     held: dict[str, set[str]] = {"user": set(), "group": set()}
     for app_label, codename, source in rows:
