@@ -15,7 +15,7 @@ from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 
-from . import claiming, completion
+from . import claiming, completion, rows
 
 if TYPE_CHECKING:
     from ..claimed import Claimed
@@ -59,8 +59,15 @@ class Engine:
         """
         if not objs:
             return 0
-        rows = model._default_manager.using(self.alias).filter(**(fence or {}))
-        return rows.bulk_update(objs, list(fields))
+        build = self.update_builder()
+        if build is not None:
+            return rows.update_by_values(self.connection, model, objs, fields, build, fence)
+        fenced = model._default_manager.using(self.alias).filter(**(fence or {}))
+        return fenced.bulk_update(objs, list(fields))
+
+    def update_builder(self) -> rows.UpdateBuilder | None:
+        """The one-statement ``UPDATE`` this database spells, or None: ``bulk_update``."""
+        return None
 
     def insert_returning_ids(
         self, model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]

@@ -7,7 +7,6 @@ many rows are updated at once, and where the row estimate is kept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db.models import Model
@@ -16,14 +15,8 @@ from . import base, rows
 
 
 class Engine(base.Engine):
-    def update_rows(
-        self,
-        model: type[Model],
-        objs: Sequence[Model],
-        fields: Sequence[str],
-        fence: Mapping[str, Any] | None = None,
-    ) -> int:
-        return rows.update_by_values(self.connection, model, objs, fields, _update_sql, fence)
+    def update_builder(self) -> rows.UpdateBuilder:
+        return _update_sql
 
     def table_estimate(self, model: type[Model]) -> int | None:
         sql = (

@@ -17,7 +17,7 @@ encode and decode faster than text. With psycopg 2, or with the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -43,14 +43,8 @@ class Engine(base.Engine):
     def fetch_all(self, sql: str, params: Sequence[Any]) -> list[tuple]:
         return fetch_all(self.connection, sql, params)
 
-    def update_rows(
-        self,
-        model: type[Model],
-        objs: Sequence[Model],
-        fields: Sequence[str],
-        fence: Mapping[str, Any] | None = None,
-    ) -> int:
-        return rows.update_by_values(self.connection, model, objs, fields, _update_sql, fence)
+    def update_builder(self) -> rows.UpdateBuilder:
+        return _update_sql
 
     def insert_returning_ids(
         self, model: type[Model], fields: Sequence[str], values: Sequence[Sequence[Any]]

@@ -6,7 +6,7 @@ The claim is ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) AND status =
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,14 +19,8 @@ from .claiming import CLAIM_INDEX
 
 
 class Engine(base.Engine):
-    def update_rows(
-        self,
-        model: type[Model],
-        objs: Sequence[Model],
-        fields: Sequence[str],
-        fence: Mapping[str, Any] | None = None,
-    ) -> int:
-        return rows.update_by_values(self.connection, model, objs, fields, _update_sql, fence)
+    def update_builder(self) -> rows.UpdateBuilder:
+        return _update_sql
 
     def insert_returning_ids(
         self, model: type[Model], fields: Sequence[str], values: Sequence[Sequence[Any]]
