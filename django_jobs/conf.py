@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_DATA_BYTES": 64 * 1024,
     # Wake idle workers with LISTEN/NOTIFY on PostgreSQL (off for PgBouncer transaction mode).
     "NOTIFY": True,
+    # Wake idle workers on this machine with a datagram after each commit that makes a
+    # job due, and workers of the same process directly (any database; see engines.local).
+    "LOCAL_WAKEUPS": True,
     # Prepare the worker's claim and completion statements on PostgreSQL (off for
     # PgBouncer in transaction mode before 1.21).
     "PREPARED_STATEMENTS": True,

@@ -160,10 +160,7 @@ def enqueue(
     using = router.db_for_write(Job)
     if unique_key is not None or on_conflict != "return":
         return save_new_unique(job, unique_key, on_conflict)[0]
-    if for_alias(using).insert_job(job):  # the insert woke the workers
-        signals.job_enqueued.send(sender=Job, job=job)
-    else:
-        _announce([job])
+    _announce([job], notified=for_alias(using).insert_job(job))
     return job
 
 
@@ -494,11 +491,12 @@ def _check_options(options: Mapping[str, Any], allowed: Iterable[str] = ()) -> N
         raise TypeError(f"unexpected job option(s): {', '.join(sorted(unknown))}")
 
 
-def _announce(jobs: list[Job]) -> None:
+def _announce(jobs: list[Job], notified: bool = False) -> None:
+    """``notified``: inserting them sent the NOTIFY; the other wake-ups are still due."""
     now = timezone.now()
     due_queues = {job.queue for job in jobs if job.next_run_at and job.next_run_at <= now}
     if due_queues:
-        notify.job_available(due_queues)
+        notify.job_available(due_queues, notified=notified)
     for job in jobs:
         signals.job_enqueued.send(sender=Job, job=job)
 

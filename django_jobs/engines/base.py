@@ -118,6 +118,24 @@ class Engine:
     def notify(self, payloads: Iterable[str]) -> None:
         """Wake the workers listening for the queues ``payloads``; elsewhere nothing."""
 
+    def local_wakeups(self) -> bool:
+        """Whether workers on this machine are woken by a datagram (``engines.local``).
+
+        Where the database wakes its workers itself, they need none.
+        """
+        return not self.notifies()
+
+    def local_identity(self) -> str | None:
+        """This database as every process on the machine names it; None: none can share it.
+
+        Workers listen for wake-ups in a directory named after it. Two
+        spellings of one server (``localhost``, ``127.0.0.1``) are two names:
+        such workers are not woken, and poll.
+        """
+        settings = self.connection.settings_dict
+        host, port = settings.get("HOST") or "", settings.get("PORT") or ""
+        return f"{self.connection.vendor}://{host}:{port}/{settings.get('NAME')}"
+
     # Claiming and finishing -----------------------------------------------------
 
     def claim(

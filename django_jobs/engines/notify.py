@@ -1,5 +1,9 @@
-"""Waking workers when jobs arrive (LISTEN/NOTIFY on PostgreSQL); a hint only, polling
-stays the safety net.
+"""Waking workers when jobs arrive; a hint only, polling stays the safety net.
+
+Two ways, both after the transaction commits: LISTEN/NOTIFY on PostgreSQL
+(workers on any machine), and elsewhere a datagram to the workers on this
+machine (``engines.local``). Workers in the announcing process are woken
+directly on every database.
 
 A NOTIFY sent inside a transaction is delivered when it commits and dropped
 when it rolls back, and PostgreSQL folds identical notifications of one
@@ -14,7 +18,7 @@ from collections.abc import Iterable
 
 from django.db import connections, router
 
-from . import for_alias
+from . import for_alias, local
 
 logger = logging.getLogger("django_jobs.notify")
 
@@ -33,11 +37,30 @@ def enabled(alias: str | None = None) -> bool:
     return for_alias(alias or _alias()).notifies()
 
 
-def job_available(queues: Iterable[str] | None) -> None:
-    """Tell listening workers that jobs in ``queues`` (None: any) are due."""
-    engine = for_alias(_alias())
-    if engine.notifies():
-        engine.notify(sorted(set(queues)) if queues is not None else [ALL_QUEUES])
+def job_available(queues: Iterable[str] | None, *, notified: bool = False) -> None:
+    """Tell listening workers that jobs in ``queues`` (None: any) are due.
+
+    ``notified``: the statement that made them due sent the NOTIFY already.
+    """
+    alias = _alias()
+    engine = for_alias(alias)
+    queues = sorted(set(queues)) if queues is not None else None
+    if engine.notifies() and not notified:
+        engine.notify(queues if queues is not None else [ALL_QUEUES])
+    local.announce(alias, queues)
+
+
+def listeners(
+    wake: threading.Event, queues: set[str] | None, alias: str
+) -> tuple[Listener | None, local.Listener | None]:
+    """Start what sets ``wake`` when a job for ``queues`` (None: any) may be due."""
+    database = Listener(wake, queues, alias) if enabled(alias) else None
+    if database is not None:
+        database.start()
+    nearby = local.Listener(wake, queues, alias) if local.enabled() else None
+    if nearby is not None:
+        nearby.start()
+    return database, nearby
 
 
 class Listener(threading.Thread):

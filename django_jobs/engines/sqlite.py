@@ -6,6 +6,7 @@ The claim is ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) AND status =
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,15 @@ class Engine(base.Engine):
         self, model: type[Model], fields: Sequence[str], values: Sequence[Sequence[Any]]
     ) -> list[int] | None:
         return rows.insert_returning(self.connection, model, fields, values, cast=False)
+
+    def local_identity(self) -> str | None:
+        """The file's real path; an in-memory database is this process's alone."""
+        name = str(self.connection.settings_dict.get("NAME") or "")
+        if not name or name == ":memory:" or "mode=memory" in name:
+            return None
+        if name.startswith("file:"):
+            name = name[len("file:") :].split("?", 1)[0]
+        return "sqlite://" + os.path.realpath(name)
 
     def claim_rows(
         self, worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime

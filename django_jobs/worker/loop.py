@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from .. import signals
 from ..conf import jobs_settings
-from ..engines import notify
+from ..engines import local, notify
 from ..engines.completion import finish
 from ..models import Job, Runner
 from ..models import Worker as WorkerRow
@@ -85,6 +85,7 @@ class WorkerLoop:
         # When a rate whose window was full lets a job start again (limits.claim_pass).
         self.limits_open_at: datetime | None = None
         self._listener: notify.Listener | None = None
+        self._local: local.Listener | None = None
 
     @property
     def own_row(self) -> WorkerRow:
@@ -98,10 +99,9 @@ class WorkerLoop:
     def start(self) -> None:
         self.row = liveness.register(self.queues, self.concurrency, self.using)
         self.runner_on = Runner.is_running(self.using)
-        if self.listen and notify.enabled(self.using):
+        if self.listen:
             queues = set(self.queues or []) or None
-            self._listener = notify.Listener(self._wake, queues, self.using)
-            self._listener.start()
+            self._listener, self._local = notify.listeners(self._wake, queues, self.using)
         signals.worker_started.send_robust(sender=WorkerRow, worker=self.row)
         logger.info(
             "worker started name=%s queues=%s concurrency=%d",
@@ -171,6 +171,8 @@ class WorkerLoop:
         if self._listener:
             self._listener.stop()
             self._listener.join(timeout=2.0)
+        if self._local:
+            self._local.stop()
         self.dispatch.shutdown()
         if self.row is not None:
             row = self.row

@@ -64,7 +64,7 @@ class Command(BaseCommand):
             help="Run handlers in threads (default) or in child processes, "
             "where a timeout kills the process running the job.",
         )
-        parser.add_argument("--no-listen", action="store_true", help="Poll only; no LISTEN/NOTIFY.")
+        parser.add_argument("--no-listen", action="store_true", help="Poll only; no wake-ups.")
         parser.add_argument(
             "--reload",
             action="store_true",

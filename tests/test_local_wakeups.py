@@ -1,0 +1,184 @@
+"""Wake-ups on this machine (any database): a datagram after commit, or an event in-process.
+
+Workers poll every LONG_POLL seconds here, far longer than any wait: only a
+wake-up makes them start a job in time.
+"""
+
+import socket
+import threading
+import time
+
+import pytest
+from django.db import connection, transaction
+from django.test import override_settings
+
+from django_jobs import autostart, enqueue
+from django_jobs.engines import for_alias, local
+from django_jobs.models import Job, JobStatus
+from django_jobs.worker import WorkerLoop
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LONG_POLL = 30.0
+# Generous for a loaded 2-core machine, and still far below LONG_POLL.
+SOON = 5.0
+
+
+def _wait(condition, timeout=SOON):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.005)
+    return False
+
+
+def _done(job):
+    return Job.objects.filter(pk=job.pk, status=JobStatus.COMPLETED).exists()
+
+
+@pytest.fixture
+def idle_worker():
+    worker = WorkerLoop(poll_interval=LONG_POLL, listen=True, queues=["default"])
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    assert _wait(lambda: worker.row is not None)
+    time.sleep(0.3)  # its first claims found nothing: it sleeps for LONG_POLL now
+    yield worker
+    worker.stop()
+    thread.join(timeout=30)
+
+
+def test_an_enqueue_in_the_same_process_wakes_the_worker(idle_worker):
+    started = time.monotonic()
+    job = enqueue("noop")
+    assert _wait(lambda: _done(job))
+    assert time.monotonic() - started < SOON
+
+
+def test_the_wake_up_waits_for_the_commit(idle_worker):
+    with transaction.atomic():
+        job = enqueue("noop")
+        time.sleep(0.3)
+        assert not idle_worker._wake.is_set()
+    assert _wait(lambda: _done(job))
+
+
+def test_a_rolled_back_transaction_does_not_swallow_the_next_wake_up(idle_worker):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        enqueue("noop")
+        raise RuntimeError("rolled back")
+    with transaction.atomic():
+        job = enqueue("noop")
+    assert _wait(lambda: _done(job))
+
+
+def test_a_job_for_other_queues_does_not_wake_the_worker(idle_worker):
+    enqueue("noop", queue="elsewhere")
+    time.sleep(0.3)
+    assert not idle_worker._wake.is_set()
+
+
+def test_many_enqueues_in_one_transaction_send_one_wake_up(idle_worker):
+    with transaction.atomic():
+        for _ in range(20):
+            enqueue("noop")
+        assert len(connection.run_on_commit) == 1
+
+
+def test_a_dependency_that_completes_wakes_its_dependents_worker(idle_worker):
+    with transaction.atomic():  # whole before the worker wakes: nothing it claims is locked
+        jobs = [enqueue("noop")]
+        for _ in range(20):
+            jobs.append(enqueue("noop", depends_on=[jobs[-1]]))
+    # A poll per link would take 20 * LONG_POLL.
+    assert _wait(lambda: _done(jobs[-1]), timeout=SOON * 2)
+
+
+def test_the_setting_turns_local_wake_ups_off():
+    with override_settings(DJANGO_JOBS={"LOCAL_WAKEUPS": False, "NOTIFY": False}):
+        worker = WorkerLoop(poll_interval=LONG_POLL, listen=True)
+        worker.start()
+        try:
+            assert worker._local is None
+            enqueue("noop")
+            assert not worker._wake.is_set()
+        finally:
+            worker.shutdown(grace=0)
+
+
+def test_the_in_process_runner_is_woken_by_an_enqueue(wait_for):
+    with override_settings(DJANGO_JOBS={"POLL_INTERVAL": LONG_POLL}):
+        runner = autostart.start()
+        try:
+            wait_for(lambda: runner.worker is not None and runner.worker.row is not None)
+            time.sleep(0.3)
+            job = enqueue("noop")
+            assert _wait(lambda: _done(job))
+        finally:
+            autostart.stop(timeout=30)
+
+
+# Datagrams: workers of other processes -------------------------------------------------
+
+needs_datagrams = pytest.mark.skipif(
+    not for_alias("default").local_wakeups(), reason="this database wakes its workers itself"
+)
+
+
+def _socket_in(room):
+    room.mkdir(parents=True, exist_ok=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    path = room / f"test-{time.monotonic_ns()}{local.SUFFIX}"
+    sock.bind(str(path))
+    sock.settimeout(2.0)
+    return sock, path
+
+
+@needs_datagrams
+def test_a_committed_job_sends_its_queue_to_the_database_s_workers():
+    room = local.room_of("default")
+    sock, path = _socket_in(room)
+    other, other_path = _socket_in(room.parent / "another-database")
+    try:
+        with transaction.atomic():
+            enqueue("noop", queue="mail")
+            enqueue("noop", queue="reports")
+            sock.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                sock.recv(100)  # nothing before the commit
+            sock.settimeout(2.0)
+        assert sock.recv(100) == b"mail\nreports"
+        other.settimeout(0.2)
+        with pytest.raises(TimeoutError):
+            other.recv(100)
+    finally:
+        for s, p in ((sock, path), (other, other_path)):
+            s.close()
+            p.unlink(missing_ok=True)
+
+
+@needs_datagrams
+def test_a_dead_or_deaf_listener_neither_fails_nor_slows_enqueue():
+    room = local.room_of("default")
+    dead, dead_path = _socket_in(room)
+    dead.close()  # its file stays, as after kill -9
+    deaf, deaf_path = _socket_in(room)  # bound, never read: its buffer fills up
+    try:
+        started = time.monotonic()
+        for _ in range(500):
+            enqueue("noop")
+        took = time.monotonic() - started
+        assert Job.objects.count() == 500
+        assert not dead_path.exists()  # a refused send removes the file
+        # 500 enqueues on a loaded machine: seconds would mean a send blocked.
+        assert took < 15
+    finally:
+        deaf.close()
+        deaf_path.unlink(missing_ok=True)
+
+
+def test_no_listener_directory_at_all_is_fine(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "nowhere"))
+    job = enqueue("noop")
+    assert Job.objects.filter(pk=job.pk).exists()
