@@ -473,7 +473,7 @@ CYCLE_SQL = """
 WITH RECURSIVE v (id, hid) AS (SELECT * FROM unnest(%b::bigint[], %b::bigint[])),
 owned AS MATERIALIZED (
     SELECT j.id, j.cancel_requested FROM django_jobs_job j JOIN v ON v.id = j.id
-    WHERE j.worker_id = %b AND j.status = 'running' FOR UPDATE OF j
+    WHERE j.worker_id = %b AND j.status = 'running' AND NOT j.has_dependents FOR UPDATE OF j
 ), done AS (
     UPDATE django_jobs_job j
     SET status = CASE WHEN o.cancel_requested THEN 'cancelled' ELSE 'completed' END,
@@ -486,21 +486,22 @@ owned AS MATERIALIZED (
         error = '', result = 'null'::jsonb, duration = 0
     FROM v JOIN done d ON d.id = v.id WHERE h.id = v.hid
 ), levels (p) AS (
-    (SELECT priority FROM django_jobs_job WHERE status = 'pending'
+    (SELECT priority FROM django_jobs_job WHERE status = 'pending' AND "limit" = ''
      ORDER BY priority DESC LIMIT 1)
     UNION ALL
-    SELECT (SELECT priority FROM django_jobs_job WHERE status = 'pending'
+    SELECT (SELECT priority FROM django_jobs_job WHERE status = 'pending' AND "limit" = ''
             AND priority < levels.p ORDER BY priority DESC LIMIT 1)
     FROM levels WHERE levels.p IS NOT NULL
 ), picked AS MATERIALIZED (
     SELECT due.id FROM levels CROSS JOIN LATERAL (
-        SELECT id FROM django_jobs_job WHERE status = 'pending' AND priority = levels.p
-            AND next_run_at <= now()
+        SELECT id FROM django_jobs_job WHERE status = 'pending' AND "limit" = ''
+            AND priority = levels.p AND next_run_at <= now() AND NOT paused
         ORDER BY next_run_at, id LIMIT %b FOR UPDATE SKIP LOCKED
     ) AS due LIMIT %b
 ), claimed AS (
     UPDATE django_jobs_job j SET status = 'running', worker_id = %b, attempts = attempts + 1,
-        started_at = now(), last_run_at = now(), updated_at = now()
+        started_at = now(), progress = NULL, progress_message = '', progress_at = NULL,
+        last_run_at = now(), updated_at = now()
     FROM picked WHERE j.id = picked.id AND j.status = 'pending'
     RETURNING j.*
 ), hist AS (

@@ -88,18 +88,50 @@ def test_text_search_reads_an_index(admin_client):
     enqueue("noop", name="nightly invoices")
     enqueue("noop", name="invoices for march")
     names = {job.name for job in admin_client.get(url("jobs"), {"q": "invoices"}).context["rows"]}
-    substring = listing.substring_search()
-    assert substring == (connection.vendor == "postgresql")  # pg_trgm is creatable in tests
-    if substring:
-        assert names == {"nightly invoices", "invoices for march"}
-        assert "django_jobs_name_trgm_idx" in connection.introspection.get_constraints(
-            connection.cursor(), "django_jobs_job"
-        )
-    else:
-        assert names == {"invoices for march"}  # the start of the name
+    assert not listing.substring_search()  # no trigram index unless the project creates one
+    assert names == {"invoices for march"}  # the start of the name, any case
+    assert {j.name for j in admin_client.get(url("jobs"), {"q": "INVOICES"}).context["rows"]} == {
+        "invoices for march"
+    }
     response = admin_client.get(url("jobs"), {"q": "noop"})
     assert len(response.context["rows"]) == 2  # the exact handler
     assert "Text matches" in response.content.decode()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="B-tree with pattern operators")
+def test_the_start_of_a_name_is_found_through_an_index():
+    indexes = connection.introspection.get_constraints(connection.cursor(), "django_jobs_job")
+    assert "django_jobs_name_prefix_idx" in indexes
+    assert "django_jobs_name_trgm_idx" not in indexes
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        query = Job.objects.filter(listing.text_match("job 9", connection.alias)).only("id")
+        sql, params = query.query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("RESET enable_seqscan")
+    assert "django_jobs_name_prefix_idx" in plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="pg_trgm is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_trigram_index_the_project_creates_finds_any_part_of_a_name(admin_client):
+    enqueue("noop", name="nightly invoices")
+    enqueue("noop", name="invoices for march")
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        cursor.execute(
+            "CREATE INDEX django_jobs_name_trgm_idx ON django_jobs_job "
+            'USING gin ((UPPER("name"::text)) gin_trgm_ops)'
+        )
+    listing._has_trigram_index.cache_clear()
+    try:
+        rows = admin_client.get(url("jobs"), {"q": "invoices"}).context["rows"]
+        assert {job.name for job in rows} == {"nightly invoices", "invoices for march"}
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP INDEX django_jobs_name_trgm_idx")
+        listing._has_trigram_index.cache_clear()
 
 
 def _runs(now, hours, per_hour=3):
