@@ -164,10 +164,6 @@ def enqueue(
     return job
 
 
-def _insert_names() -> list[str]:
-    return [f.name for f in Job._meta.concrete_fields if not f.primary_key]
-
-
 def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job]:
     """Create many one-time jobs in a few statements: all of them, or none.
 
@@ -308,7 +304,7 @@ def _hashable(key: tuple) -> tuple | None:
 def _insert_all(planned: list[tuple[Job, Any, str | None]], using: str) -> list[Job]:
     """Insert (template, data, data's JSON) jobs in a few statements; the saved jobs."""
     connection = connections[using]
-    names = _insert_names()
+    names = columns.insert_names(Job)
     at = names.index("data")
     values = columns.writer(Job, names, connection)
     rows = {}  # each template's row, its data column to fill in

@@ -88,27 +88,16 @@ class Engine(base.Engine):
         """Insert the job and wake the workers in one prepared statement."""
         connection = self.connection
         wake = self.notifies() and job.next_run_at <= timezone.now()
-        params = rows.writer(Job, _insert_names(), connection)(job)
+        params = rows.writer(Job, rows.insert_names(Job), connection)(job)
         if wake:
             params += [CHANNEL, job.queue]
-        job.pk = self.fetch_all(self._insert_sql(wake), params)[0][0]
-        job._state.adding = False
-        job._state.db = self.alias
+        rows.mark_saved(job, self.fetch_all(self._insert_sql(wake), params)[0][0], self.alias)
         return True
 
     def _insert_sql(self, wake: bool) -> str:
-        """The single-job INSERT, built once: building it costs more than running it."""
         sql = self._insert_sqls.get(wake)
         if sql is None:
-            connection = self.connection
-            qn = connection.ops.quote_name
-            fields = [Job._meta.get_field(name) for name in _insert_names()]
-            sql = (
-                f"INSERT INTO {qn(Job._meta.db_table)} "
-                f"({', '.join(qn(f.column) for f in fields)}) "
-                f"VALUES ({', '.join(f'%s::{f.db_type(connection)}' for f in fields)}) "
-                f"RETURNING {qn(Job._meta.pk.column)}"
-            )
+            sql = rows.insert_one_sql(self.connection, Job, cast=True)
             if wake:
                 sql = f"WITH added AS ({sql}) SELECT id, pg_notify(%s, %s) FROM added"
             self._insert_sqls[wake] = sql
@@ -364,10 +353,6 @@ def _update_sql(connection, table, columns, fields, values, fenced) -> tuple[str
         + "".join(f" AND {qn(table)}.{qn(c)} = %s" for c in fenced)
     )
     return sql, [value for row in values for value in row]
-
-
-def _insert_names() -> list[str]:
-    return [f.name for f in Job._meta.concrete_fields if not f.primary_key]
 
 
 def fetch_all(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> list[tuple]:

@@ -47,10 +47,17 @@ def writer(
 
     def values(obj: Any) -> list[Any]:
         row = []
+        instant = adapted = None  # a new job holds one instant in several columns
         for attname, kind in layout:
             value = getattr(obj, attname)
             if value is not None and kind != _PLAIN:
-                value = json.dumps(value) if kind == _JSON else adapt_dt(value)
+                if kind == _JSON:
+                    value = json.dumps(value)
+                elif value is instant:
+                    value = adapted
+                else:
+                    instant, value = value, adapt_dt(value)
+                    adapted = value
             row.append(value)
         return row
 
@@ -94,7 +101,14 @@ def instance(model: type[Model], **values: Any) -> Any:
             (f.attname, None if callable(f.default) else f.get_default())
             for f in model._meta.concrete_fields
         ]
-    return model(*[values.get(attname, default) for attname, default in defaults])
+    if _init_listened(model):
+        return model(*[values.get(attname, default) for attname, default in defaults])
+    # What the constructor sets, as ``cloner`` does: one job an enqueue() call.
+    obj = model.__new__(model)
+    attributes = {attname: values.get(attname, default) for attname, default in defaults}
+    attributes["_state"] = ModelState()
+    obj.__dict__ = attributes
+    return obj
 
 
 def cloner(model: type[Model]) -> Callable[..., Any]:
@@ -227,6 +241,43 @@ def update_by_values(
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *fence.values()])
         return cursor.rowcount
+
+
+def insert_names(model: type[Model]) -> list[str]:
+    """The fields an ``INSERT`` of a new row names: every concrete one but the primary key."""
+    names = _insert_names.get(model)
+    if names is None:
+        names = _insert_names[model] = [
+            f.name for f in model._meta.concrete_fields if not f.primary_key
+        ]
+    return names
+
+
+_insert_names: dict[type[Model], list[str]] = {}
+
+
+def insert_one_sql(connection: BaseDatabaseWrapper, model: type[Model], cast: bool) -> str:
+    """``INSERT`` of one row of ``insert_names`` values, ``RETURNING`` its id.
+
+    Build it once per engine: compiling it (as ``save()`` does on every call)
+    costs more Python time than the database spends inserting the row.
+    ``cast``: each value is cast to its column's type (PostgreSQL).
+    """
+    qn = connection.ops.quote_name
+    meta = model._meta
+    fields = [meta.get_field(name) for name in insert_names(model)]
+    casts = [f"::{f.db_type(connection)}" if cast else "" for f in fields]
+    return (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(f'%s{c}' for c in casts)}) RETURNING {qn(meta.pk.column)}"
+    )
+
+
+def mark_saved(obj: Model, pk: Any, using: str) -> None:
+    """What ``save()`` leaves on an object it inserted: its id, and that it is in ``using``."""
+    obj.pk = pk
+    obj._state.adding = False
+    obj._state.db = using
 
 
 def insert_returning(

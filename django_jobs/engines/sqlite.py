@@ -20,6 +20,19 @@ from .claiming import CLAIM_INDEX
 
 
 class Engine(base.Engine):
+    def __init__(self, alias: str) -> None:
+        super().__init__(alias)
+        self._insert_sql: str | None = None
+
+    def insert_job(self, job: Job) -> bool:
+        """One ``INSERT ... RETURNING``, built once (see ``rows.insert_one_sql``)."""
+        connection = self.connection
+        if self._insert_sql is None:
+            self._insert_sql = rows.insert_one_sql(connection, Job, cast=False)
+        params = rows.writer(Job, rows.insert_names(Job), connection)(job)
+        rows.mark_saved(job, self.fetch_all(self._insert_sql, params)[0][0], self.alias)
+        return False
+
     def update_builder(self) -> rows.UpdateBuilder:
         return _update_sql
 
