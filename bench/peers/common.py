@@ -25,7 +25,7 @@ def django_databases() -> dict:
                 "OPTIONS": {
                     "timeout": 20,
                     "transaction_mode": "IMMEDIATE",
-                    "init_command": "PRAGMA journal_mode=WAL;",
+                    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                 },
             }
         }
