@@ -23,7 +23,7 @@ from .exceptions import DuplicateJob, InvalidJob
 from .models import Job, JobStatus
 from .steering import check_changes, job_pk, lock_job
 from .tasks.discovery import declared_schedules as task_schedules
-from .unique import insert_unique
+from .unique import insert_or_find, insert_unique
 from .validation import (
     clean_data,
     clean_handler,
@@ -529,9 +529,9 @@ def save_new_unique(
         return save_new(job), True
     if job.schedule:
         raise InvalidJob("unique_key", "unique_key is for one-time jobs")
-    saved, created = insert_unique(job, router.db_for_write(Job), on_conflict)
+    saved, created, woke = insert_or_find(job, router.db_for_write(Job), on_conflict)
     if created:
-        _announce([saved])
+        _announce([saved], notified=woke)
     return saved, created
 
 

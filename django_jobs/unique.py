@@ -10,10 +10,12 @@ processes end with one live job, and the caller's transaction survives.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 
+from .engines import for_alias
 from .exceptions import DuplicateJob, JobStateError
 from .models import Job
 
@@ -28,12 +30,24 @@ def insert_unique(job: Job, using: str, on_conflict: str = "return") -> tuple[Jo
     Returns ``(job, created)``; raises ``DuplicateJob`` when ``on_conflict`` is
     ``"raise"`` and another live job holds the key.
     """
+    found, created, _ = insert_or_find(job, using, on_conflict)
+    return found, created
+
+
+def insert_or_find(job: Job, using: str, on_conflict: str = "return") -> tuple[Job, bool, bool]:
+    """``insert_unique``, and whether the insert also woke the workers: ``(job, created, woke)``.
+
+    Inside a transaction the insert runs in a savepoint, so a refusal leaves the
+    caller's transaction usable; in autocommit the statement is a transaction of
+    its own and needs none (BEGIN and COMMIT would be two more round trips).
+    """
+    engine = for_alias(using)
     refused: IntegrityError | None = None
     for _ in range(ROUNDS):
         try:
-            with transaction.atomic(using=using):
-                job.save(force_insert=True, using=using)
-            return job, True
+            with _guarded(using):
+                woke = engine.insert_job(job)
+            return job, True, woke
         except IntegrityError as exc:
             refused = exc
             job.pk = None
@@ -42,9 +56,16 @@ def insert_unique(job: Job, using: str, on_conflict: str = "return") -> tuple[Jo
         if holder is not None:
             if on_conflict == "raise":
                 raise DuplicateJob(str(job.unique_key), holder) from None
-            return holder, False
+            return holder, False, False
     assert refused is not None
     raise refused  # another constraint refused the row, not the key
+
+
+def _guarded(using: str) -> AbstractContextManager[Any]:
+    """A savepoint inside the caller's transaction; nothing in autocommit."""
+    if connections[using].in_atomic_block:
+        return transaction.atomic(using=using)
+    return nullcontext()
 
 
 def live_holder(unique_key: str | None, using: str) -> Job | None:
