@@ -149,11 +149,17 @@ def room_of(alias: str) -> Path | None:
     engine = for_alias(alias)
     if not engine.local_wakeups():
         return None
-    identity = engine.local_identity()
-    if identity is None:
-        return None
-    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
-    return _base() / digest
+    # Worked out once per database: every enqueue() in autocommit asks.
+    settings = connections[alias].settings_dict
+    key = (alias, settings.get("HOST"), settings.get("PORT"), str(settings.get("NAME")))
+    if key not in _rooms:
+        identity = engine.local_identity()
+        digest = identity and hashlib.sha256(identity.encode()).hexdigest()[:24]
+        _rooms[key] = _base() / digest if digest else None
+    return _rooms[key]
+
+
+_rooms: dict[tuple, Path | None] = {}
 
 
 def _base() -> Path:
