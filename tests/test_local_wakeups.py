@@ -182,3 +182,45 @@ def test_no_listener_directory_at_all_is_fine(tmp_path, monkeypatch):
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "nowhere"))
     job = enqueue("noop")
     assert Job.objects.filter(pk=job.pk).exists()
+
+
+# Pacing of an idle worker ------------------------------------------------------------
+
+
+def test_an_idle_worker_keeps_its_heartbeat_however_long_its_poll(idle_worker):
+    from django_jobs.models import Worker as WorkerRow
+
+    first = WorkerRow.objects.get(pk=idle_worker.row.pk).last_heartbeat
+    # The test settings' WORKER_TIMEOUT of 3 s wants a heartbeat every 0.5 s; the poll is 30 s.
+    assert _wait(lambda: WorkerRow.objects.get(pk=idle_worker.row.pk).last_heartbeat > first)
+
+
+def test_a_woken_worker_claims_before_any_upkeep_round(idle_worker):
+    """Upkeep due while the worker waits runs before the wait, not between wake-up and claim."""
+    rounds, claims = [], []
+    run, claim = idle_worker.upkeep.run, idle_worker._claim
+
+    def recording_run(now, *ahead):
+        before, at = idle_worker.upkeep.next_round, time.monotonic()
+        run(now, *ahead)
+        if idle_worker.upkeep.next_round != before:
+            rounds.append(at)
+
+    def recording_claim(now):
+        at, taken = time.monotonic(), claim(now)
+        if taken:
+            claims.append(at)
+        return taken
+
+    idle_worker.upkeep.run, idle_worker._claim = recording_run, recording_claim
+    sent = []
+    for i in range(30):
+        time.sleep(0.15 + 0.01 * (i * 7 % 10))  # 0.15-0.24 s apart
+        sent.append(time.monotonic())
+        enqueue("noop")
+    assert _wait(lambda: len(claims) == len(sent), timeout=SOON * 2)
+    assert len(rounds) >= 5  # a round every 0.5 s
+    waits = zip(sent, claims, strict=True)
+    late = sum(any(at <= r <= taken for r in rounds) for at, taken in waits)
+    # Only a round that falls due at the very moment a job arrives may come first.
+    assert late <= 4, f"{late} of {len(sent)} claims waited for an upkeep round"

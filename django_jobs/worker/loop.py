@@ -270,9 +270,19 @@ class WorkerLoop:
         return not self.stopping and self.slots.gathering()
 
     def _sleep(self) -> None:
+        """Wait for a wake-up, a poll, or the next upkeep round, whichever comes first.
+
+        An upkeep round due during the wait runs before it: a job that wakes the
+        worker is then claimed at once, not after a round of heartbeat and
+        recovery statements (which made one wake-up in a dozen slow).
+        """
         if not self.stopping:
             self.dispatch.wake_after = self.slots.completions_to_wait_for()
         timeout = self.poll_interval * random.uniform(0.9, 1.1)
+        if self.guard.healthy and not self.stopping and not self._wake.is_set():
+            ahead = min(timeout, jobs_settings.heartbeat_interval / 2)
+            self.guard.run("the upkeep", partial(self.upkeep.run, timezone.now(), ahead))
+        timeout = min(timeout, self.upkeep.seconds_left())
         if self.limits_open_at is not None:
             until = (self.limits_open_at - timezone.now()).total_seconds()
             timeout = min(timeout, max(0.0, until) + 0.005)

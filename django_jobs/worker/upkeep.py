@@ -47,9 +47,10 @@ class Upkeep:
         self.next_round = 0.0
         self.next_prune = 0.0
 
-    def run(self, now: datetime) -> None:
+    def run(self, now: datetime, ahead: float = 0.0) -> None:
+        """The round, if it is due within ``ahead`` seconds (or a step failed)."""
         clock = time.monotonic()
-        if clock < self.next_round and self.worker.guard.healthy:
+        if clock + ahead < self.next_round and self.worker.guard.healthy:
             return
         self.next_round = clock + jobs_settings.heartbeat_interval
         heartbeat(self.worker)
@@ -58,6 +59,10 @@ class Upkeep:
         recover(self.worker, now, clock)
         self.prune(clock)
         sample_queue_depth()  # does the work once a minute; never raises
+
+    def seconds_left(self) -> float:
+        """Until the next round is due."""
+        return max(0.0, self.next_round - time.monotonic())
 
     def prune(self, clock: float) -> None:
         """Now and then, delete a few small batches of rows past their retention."""
