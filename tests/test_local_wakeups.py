@@ -179,9 +179,12 @@ def test_a_dead_or_deaf_listener_neither_fails_nor_slows_enqueue():
 
 
 def test_no_listener_directory_at_all_is_fine(tmp_path, monkeypatch):
-    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "nowhere"))
+    nowhere = tmp_path / "nowhere"
+    monkeypatch.setattr(local, "_rooms", {})
+    monkeypatch.setattr(local, "_base", lambda: nowhere)
     job = enqueue("noop")
     assert Job.objects.filter(pk=job.pk).exists()
+    assert not nowhere.exists()  # announcing creates nothing
 
 
 # Pacing of an idle worker ------------------------------------------------------------
