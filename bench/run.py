@@ -2,6 +2,7 @@
 
     bench/setup.sh                      # once: bench/.venv with django-jobs and the peers
     bench/.venv/bin/python bench/run.py [--quick] [--systems django-jobs,huey] [--sweep]
+        [--spacing 0.2-0.6] [--load] [--latency]
 
 Every system gets a fresh database ``bench_<system>`` (``BENCH_DB_PREFIX``
 replaces ``bench_``, for runs side by side on one server). Workers run as
@@ -192,7 +193,8 @@ def env_for(system: System, sqlite_path: str = "", **extra: str) -> dict[str, st
     env.update(
         BENCH_DB=system.db,
         BENCH_SQLITE=sqlite_path,
-        PYTHONPATH=str(PEERS),
+        # A PYTHONPATH given to the run (a django-jobs checkout to measure) comes after.
+        PYTHONPATH=os.pathsep.join(p for p in (str(PEERS), os.environ.get("PYTHONPATH")) if p),
         PYTHONUNBUFFERED="1",
     )
     if system.settings:
@@ -389,23 +391,48 @@ def transactions(system: System) -> int:
     return int(row[0]) - 1  # this query's own transaction
 
 
-def latency(system: System, probes: int, log: Path) -> tuple[float, float, int]:
-    """Median and p95 ms from the enqueue call to handler start on an idle worker."""
-    empty_queue(system)
+def latency(
+    system: System,
+    probes: int,
+    log: Path,
+    spacing: tuple[float, float],
+    sqlite_path: str = "",
+    in_process: bool = False,
+) -> tuple[float, float, int]:
+    """Median and p95 ms from the enqueue call to handler start on an idle worker.
+
+    Probes are ``spacing`` (lo, hi) seconds apart, drawn uniformly. The worker
+    is a ``runjobs`` process, or with ``in_process`` the in-process runner of
+    the enqueuing process (django-jobs' ``AUTO_START`` thread).
+    """
+    empty_queue(system, sqlite_path)
     started = Path(tempfile.mktemp(prefix="bench-started-"))
     enqueued = Path(tempfile.mktemp(prefix="bench-enqueued-"))
-    env = env_for(system, BENCH_LATENCY_FILE=str(started))
-    workers = Workers(system.worker_commands(1), env, log)
+    env = env_for(system, sqlite_path, BENCH_LATENCY_FILE=str(started))
+    lo, hi = (str(s) for s in spacing)
+    op = "latency-in-process" if in_process else "latency"
+    workers = None if in_process else Workers(system.worker_commands(1), env, log)
     try:
-        time.sleep(3)  # start-up done, queue empty: the worker is idle
-        client(system, "latency", str(probes), str(enqueued))
+        if workers is not None:
+            time.sleep(3)  # start-up done, queue empty: the worker is idle
+        client(
+            system,
+            op,
+            str(probes),
+            str(enqueued),
+            lo,
+            hi,
+            sqlite_path=sqlite_path,
+            BENCH_LATENCY_FILE=str(started),
+        )
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        while workers is not None and time.monotonic() < deadline:
             if started.exists() and len(started.read_text().splitlines()) >= probes:
                 break
             time.sleep(0.1)
     finally:
-        workers.stop()
+        if workers is not None:
+            workers.stop()
     sent = dict(_stamps(enqueued))
     got = dict(_stamps(started)) if started.exists() else {}
     delays = sorted((got[i] - sent[i]) * 1000 for i in sent if i in got)
@@ -581,10 +608,63 @@ def measure(system: System, opts: argparse.Namespace, log: Path) -> Row:
             row.notes.append(
                 f"{procs} proc: {result.jobs:,} jobs done in the {opts.drain_limit:.0f} s limit"
             )
-    row.p50, row.p95, missing = latency(system, opts.probes, log)
+    _latency_of(row, system, opts, log)
+    return row
+
+
+def _latency_of(
+    row: Row,
+    system: System,
+    opts: argparse.Namespace,
+    log: Path,
+    sqlite_path: str = "",
+    in_process: bool = False,
+) -> Row:
+    row.p50, row.p95, missing = latency(
+        system, opts.probes, log, opts.spacing, sqlite_path, in_process
+    )
     if missing:
         row.notes.append(f"latency: {missing} of {opts.probes} probes not started in time")
     return row
+
+
+def latency_row(system: System, opts: argparse.Namespace, log: Path) -> Row:
+    """``--latency``: only the enqueue-to-start figures (the database made afresh)."""
+    fresh_database(system)
+    return _latency_of(Row(system.name), system, opts, log)
+
+
+def sqlite_latency_rows(opts: argparse.Namespace, log: Path) -> list[Row]:
+    """django-jobs on SQLite: a ``runjobs`` process woken from another process, and in-process."""
+    system = SYSTEMS["django-jobs"]
+    path = _fresh_sqlite(system)
+    between = _latency_of(Row("django-jobs on SQLite, latency"), system, opts, log, path)
+    inside = Row("django-jobs on SQLite, in-process runner")
+    return [between, _latency_of(inside, system, opts, log, path, in_process=True)]
+
+
+def _spacing(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(part) for part in text.split("-", 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LO-HI, e.g. 0.2-0.6") from None
+    if not 0 <= lo <= hi:
+        raise argparse.ArgumentTypeError(f"{text!r}: want 0 <= LO <= HI")
+    return lo, hi
+
+
+class Load:
+    """``--load``: a CPU hog beside the run, in its own session, stopped whatever happens."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [PY, "-c", "while True: pass"], start_new_session=True, stdout=subprocess.DEVNULL
+        )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
 
 def main() -> None:
@@ -600,6 +680,21 @@ def main() -> None:
     )
     parser.add_argument(
         "--limits", action="store_true", help="only django-jobs' drains under limits"
+    )
+    parser.add_argument(
+        "--spacing",
+        type=_spacing,
+        default=(0.020, 0.050),
+        metavar="LO-HI",
+        help="seconds between latency probes, drawn uniformly (default 0.02-0.05; sparse: 0.2-0.6)",
+    )
+    parser.add_argument(
+        "--load", action="store_true", help="run a CPU hog process beside the whole run"
+    )
+    parser.add_argument(
+        "--latency",
+        action="store_true",
+        help="only the latency rows: each system, django-jobs on SQLite (processes, in-process)",
     )
     parser.add_argument(
         "--pair",
@@ -620,6 +715,15 @@ def main() -> None:
     unknown = set(names) - set(SYSTEMS)
     if unknown:
         parser.error(f"unknown systems: {', '.join(sorted(unknown))}")
+    load = Load() if opts.load else None
+    try:
+        run_all(opts, names)
+    finally:
+        if load is not None:
+            load.stop()
+
+
+def run_all(opts: argparse.Namespace, names: list[str]) -> None:
     RESULTS.mkdir(exist_ok=True)
     log = RESULTS / "workers.log"
     log.write_bytes(b"")
@@ -641,16 +745,21 @@ def main() -> None:
     rows, extra_lines = [], []
     steps = []
     for name in names:
-        steps.append((name, lambda name=name: measure(SYSTEMS[name], opts, log)))
+        if opts.latency:
+            steps.append((name, lambda name=name: [latency_row(SYSTEMS[name], opts, log)]))
+            continue
+        steps.append((name, lambda name=name: [measure(SYSTEMS[name], opts, log)]))
         # Right after django-jobs' own drains, so both see the machine in the same state.
         if name == "django-jobs" and not opts.no_ceiling:
-            steps.append((CEILING, lambda: ceiling_row(opts)))
+            steps.append((CEILING, lambda: [ceiling_row(opts)]))
     if "django-jobs" in names and not opts.no_sqlite:
-        steps.append(("django-jobs on SQLite", lambda: sqlite_row(opts, log)))
+        if not opts.latency:
+            steps.append(("django-jobs on SQLite", lambda: [sqlite_row(opts, log)]))
+        steps.append(("django-jobs on SQLite, latency", lambda: sqlite_latency_rows(opts, log)))
     for label, make in steps:
         print(f"... {label}", flush=True)
         try:
-            rows.append(make())
+            rows.extend(make())
         except Exception as exc:
             rows.append(Row(label, error=f"not measured: {str(exc).splitlines()[0][:150]}"))
             print(f"    {label} failed: {exc}", file=sys.stderr, flush=True)
@@ -920,12 +1029,17 @@ def ceiling_row(opts: argparse.Namespace) -> Row:
     return row
 
 
-def sqlite_row(opts: argparse.Namespace, log: Path) -> Row:
-    system = SYSTEMS["django-jobs"]
+def _fresh_sqlite(system: System) -> str:
     path = str(RESULTS / "bench.sqlite3")
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(path + suffix).unlink(missing_ok=True)
     run([PY, str(PEERS / "manage.py"), "migrate", "-v0"], env_for(system, path))
+    return path
+
+
+def sqlite_row(opts: argparse.Namespace, log: Path) -> Row:
+    system = SYSTEMS["django-jobs"]
+    path = _fresh_sqlite(system)
     row = Row("django-jobs on SQLite")
     row.drain1 = drain(
         system,
@@ -1043,7 +1157,9 @@ def render(rows: list[Row], opts: argparse.Namespace) -> str:
     lines += [
         "",
         f"Jobs per drain: {opts.jobs:,} no-op jobs; enqueue 1 by 1: {opts.enqueue:,} jobs;"
-        f" latency: {opts.probes} probes. (x) = value / best peer's value in that column"
+        f" latency: {opts.probes} probes {opts.spacing[0]:g}-{opts.spacing[1]:g} s apart"
+        f"{', a CPU hog running beside the run' if opts.load else ''}."
+        " (x) = value / best peer's value in that column"
         " (rates: higher is better; latency, memory, statements: lower is better).",
         *notes,
     ]

@@ -4,7 +4,8 @@ Ops:
   single N LIMIT   enqueue up to N jobs one at a time, stopping after LIMIT seconds
   bulk N           enqueue N jobs through the system's bulk API (or report n/a)
   fill N LIMIT     put N jobs in the queue the fastest way the system offers
-  latency N FILE   enqueue N probes 20-50 ms apart; FILE gets "i time" per enqueue
+  latency N FILE LO HI   enqueue N probes LO-HI s apart; FILE gets "i time" per enqueue
+  latency-in-process N FILE LO HI   the same, run by this process's in-process worker
   graph SHAPE N    django-jobs: one enqueue_many of a fan-in of N jobs into one, or a chain of N
   limited KIND N   django-jobs: N jobs, plain, half under the limit "pair", or all under "rate"
 """
@@ -110,16 +111,47 @@ def main(system: str, op: str, *args: str) -> dict:
         return _graph(args[0], int(args[1]))
     if op == "limited":
         return _limited(args[0], int(args[1]))
-    if op == "latency":
+    if op in ("latency", "latency-in-process"):
         n, path = int(args[0]), args[1]
+        lo, hi = (float(a) for a in args[2:4]) if len(args) >= 4 else (0.020, 0.050)
+        runner = _in_process_runner() if op == "latency-in-process" else None
         stamps = []
         for i in range(n):
-            time.sleep(random.uniform(0.020, 0.050))
+            time.sleep(random.uniform(lo, hi))
             stamps.append((i, time.time()))
             one(i)
         Path(path).write_text("".join(f"{i} {t!r}\n" for i, t in stamps))
+        if runner is not None:
+            _wait_started(n)
+            runner.stop()
         return {"n": n}
     raise SystemExit(f"unknown op {op}")
+
+
+def _in_process_runner():
+    """django-jobs' in-process worker (``AUTO_START``'s thread), idle when this returns."""
+    from django_jobs import autostart
+    from django_jobs.models import Worker
+
+    runner = autostart.start()
+    deadline = time.monotonic() + 30
+    while not Worker.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # past the warm-up job and its first empty claims
+    return runner
+
+
+def _wait_started(n: int, limit: float = 20.0) -> None:
+    """Until the handlers of the n probes started (the file the bench reads has n lines)."""
+    from common import LATENCY_FILE
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if os.path.exists(LATENCY_FILE):
+            with open(LATENCY_FILE) as lines:
+                if sum(1 for _ in lines) >= n:
+                    return
+        time.sleep(0.05)
 
 
 def _limited(kind: str, n: int) -> dict:
