@@ -172,6 +172,8 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
     out. A unique key held by a live job, or given twice, yields that one job.
     ``depends_on`` may name, besides jobs and ids, the ``ref`` of a mapping
     earlier in the same call: the whole graph is created in one transaction.
+    An item may have both: when its key is taken it is the live job holding
+    it, and the items that depend on it wait for that job (see ``_insert_graph``).
     """
     now = timezone.now()
     # Jobs that differ only in their data share one validated template.
@@ -205,20 +207,16 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
                     clean_on_conflict(unique.get("on_conflict")),
                 )
         except InvalidJob as exc:
-            raise InvalidJob(exc.field, f"job {index}: {exc.message}") from None
+            raise InvalidJob(exc.field, f"job {index}: {exc.message}", index) from None
     if not planned:
         return []
     using = router.db_for_write(Job)
-    if graph:
-        if uniques:
-            raise InvalidJob("unique_key", "enqueue_many takes unique_key or depends_on, not both")
-        return _insert_graph(planned, dependencies.plan(graph), using, now)
+    if graph or uniques:
+        return _insert_graph(planned, dependencies.plan(graph), uniques, using, now)
     with transaction.atomic(using=using):
-        if not uniques:
-            created = _insert_all(planned, using)
-            _announce(created)
-            return created
-        return _insert_with_unique(planned, uniques, using)
+        created = _insert_all(planned, using)
+        _announce(created)
+        return created
 
 
 UNIQUE = ("unique_key", "on_conflict")
@@ -228,69 +226,107 @@ GRAPH = ("depends_on", "on_dependency_failure", "ref")
 def _insert_graph(
     planned: list[tuple[Job, Any, str | None]],
     wirings: dict[int, dependencies.Wiring],
+    uniques: dict[int, tuple[str | None, str]],
     using: str,
     now: datetime,
 ) -> list[Job]:
-    """Insert jobs that depend on jobs or on each other, and their links, in one transaction."""
+    """Insert jobs with unique keys or dependencies, and their links, in one transaction.
+
+    Keyless jobs go in bulk first, keyed ones then one by one in key order:
+    a refused key leaves a lock on the index up to it (InnoDB), so two calls
+    sharing keys insert nothing below a key they found taken, and queue on
+    each other rather than deadlock. A keyed item whose key a
+    live job holds, or an earlier item of the call, *is* that job: nothing is
+    created for it, its own ``depends_on`` is not applied (the job keeps its
+    own), and items that depend on it wait for that job. A live job found
+    this way is locked and flagged like any dependency, so if it finished
+    meanwhile it counts at once (``dependencies.link``).
+    """
+    keys = {i: key for i, (key, _) in uniques.items() if key is not None}
+    first: dict[str, int] = {}  # a key's first item: later items with the key are that one
+    for i in sorted(keys):
+        first.setdefault(keys[i], i)
+
+    def same(i: int) -> int:
+        return first[keys[i]] if i in keys else i
+
+    referenced = {same(e) for wiring in wirings.values() for e in wiring.earlier}
     clone = columns.cloner(Job)
-    referenced = {e for wiring in wirings.values() for e in wiring.earlier}
-    variants: dict[tuple, Job] = {}
-    for index, wiring in wirings.items():
-        template, data, text = planned[index]
-        count = len(wiring.ids) + len(wiring.earlier)
-        key = (id(template), count, wiring.on_failure, index in referenced)
+    jobs: dict[int, Job] = {}  # position -> its job, once inserted or found
+    created: set[int] = set()
+
+    def token(e: int) -> tuple[str, int]:
+        """What an earlier item stands for, before every item is inserted."""
+        e = same(e)
+        return ("job", jobs[e].pk) if e in jobs else ("item", e)
+
+    variants: dict[tuple, Job] = {}  # items that wait alike share one template
+
+    def prepared(i: int) -> Job:
+        template, wiring = planned[i][0], wirings.get(i)
+        if wiring is None and i not in referenced:
+            return template
+        count, mode = 0, None
+        if wiring is not None:
+            waits = {("job", pk) for pk in wiring.ids} | {token(e) for e in wiring.earlier}
+            count, mode = len(waits), wiring.on_failure
+        key = (id(template), count, mode, i in referenced)
         if key not in variants:
-            variant = clone(template, has_dependents=index in referenced)
-            dependencies.wait_for(variant, count, wiring.on_failure)
-            variants[key] = variant
-        planned[index] = (variants[key], data, text)
+            variants[key] = clone(template, has_dependents=i in referenced)
+            if mode is not None:
+                dependencies.wait_for(variants[key], count, mode)
+        return variants[key]
+
     with transaction.atomic(using=using):
         statuses = dependencies.lock({pk for w in wirings.values() for pk in w.ids}, using)
-        created = _insert_all(planned, using)
-        for job in created:
+        keyless = [i for i in range(len(planned)) if i not in keys]
+        rows = [(prepared(i), *planned[i][1:]) for i in keyless]
+        inserted = _insert_all(rows, using) if rows else []
+        for job in inserted:
             if job.pk is None:  # MySQL returns no ids from a bulk insert
                 job.save(force_insert=True, using=using)
+        jobs.update(zip(keyless, inserted, strict=True))
+        created.update(keyless)
+        by_key: dict[str, Job] = {}
+        for i in sorted(keys, key=lambda i: (keys[i], i)):
+            key, on_conflict = keys[i], uniques[i][1]
+            if key in by_key:
+                if on_conflict == "raise":
+                    raise DuplicateJob(key, by_key[key])
+                jobs[i] = by_key[key]
+                continue
+            fresh = clone(prepared(i), data=planned[i][1], unique_key=key)
+            jobs[i], new = insert_unique(fresh, using, on_conflict)
+            by_key[key] = jobs[i]
+            if new:
+                created.add(i)
         edges = {
-            created[index].pk: [*wiring.ids, *(created[e].pk for e in wiring.earlier)]
-            for index, wiring in wirings.items()
-            if wiring.ids or wiring.earlier
+            jobs[i].pk: _waits(wiring, [jobs[same(e)].pk for e in wiring.earlier])
+            for i, wiring in wirings.items()
+            if i in created and (wiring.ids or wiring.earlier)
         }
+        found = {pk for deps in edges.values() for pk in deps} - {jobs[i].pk for i in created}
+        statuses.update(dependencies.lock(found - set(statuses), using))
+        _recount(edges, {jobs[i].pk: jobs[i] for i in created}, using)
         settled = dependencies.link(edges, statuses, using, now)
         if settled.released or settled.cancelled:
-            fresh = Job.objects.using(using).in_bulk([job.pk for job in created])
-            created = [fresh[job.pk] for job in created]
-        _announce(created)
-    return created
-
-
-def _insert_with_unique(
-    planned: list[tuple[Job, Any, str | None]],
-    uniques: dict[int, tuple[str | None, str]],
-    using: str,
-) -> list[Job]:
-    """Keyless jobs in bulk, keyed ones one by one; a key given twice is one job."""
-    at = [i for i in range(len(planned)) if uniques.get(i, (None,))[0] is None]
-    keyless = _insert_all([planned[i] for i in at], using) if at else []
-    jobs: dict[int, Job] = dict(zip(at, keyless, strict=True))
-    created = list(jobs.values())
-    clone = columns.cloner(Job)
-    by_key: dict[str, Job] = {}
-    for i, (unique_key, on_conflict) in uniques.items():
-        if unique_key is None:
-            continue
-        if unique_key in by_key:
-            if on_conflict == "raise":
-                raise DuplicateJob(unique_key, by_key[unique_key])
-            jobs[i] = by_key[unique_key]
-            continue
-        template, data, _ = planned[i]
-        fresh = clone(template, data=data, unique_key=unique_key)
-        job, new = insert_unique(fresh, using, on_conflict)
-        jobs[i] = by_key[unique_key] = job
-        if new:
-            created.append(job)
-    _announce(created)
+            fresh_rows = Job.objects.using(using).in_bulk({job.pk for job in jobs.values()})
+            jobs = {i: fresh_rows[job.pk] for i, job in jobs.items()}
+        _announce([jobs[i] for i in sorted(created)])
     return [jobs[i] for i in range(len(planned))]
+
+
+def _waits(wiring: dependencies.Wiring, earlier: list[int]) -> list[int]:
+    """The ids a job waits for, each once (two items may be one job)."""
+    return list(dict.fromkeys([*wiring.ids, *earlier]))
+
+
+def _recount(edges: Mapping[int, list[int]], created: Mapping[int, Job], using: str) -> None:
+    """Correct ``waiting_on`` where an item resolved to a job it already waited for."""
+    for pk, deps in edges.items():
+        if created[pk].waiting_on != len(deps):
+            Job.objects.using(using).filter(pk=pk).update(waiting_on=len(deps))
+            created[pk].waiting_on = len(deps)
 
 
 def _hashable(key: tuple) -> tuple | None:

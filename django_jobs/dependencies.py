@@ -111,7 +111,7 @@ def plan(graph: Mapping[int, Mapping[str, Any]]) -> dict[int, Wiring]:
         options = graph[index]
         entries = options.get(FIELD) or []
         if isinstance(entries, (str, bytes, Mapping)) or not isinstance(entries, Iterable):
-            raise InvalidJob(FIELD, f"job {index}: depends_on must be a list")
+            raise InvalidJob(FIELD, f"job {index}: depends_on must be a list", index)
         ids: dict[int, None] = {}
         earlier: dict[int, None] = {}
         for entry in entries:
@@ -121,25 +121,26 @@ def plan(graph: Mapping[int, Mapping[str, Any]]) -> dict[int, Wiring]:
                         FIELD,
                         f"job {index}: {entry!r} is not the ref of an earlier job of this call "
                         "(a job can only depend on jobs created before it, so no cycle forms)",
+                        index,
                     )
                 earlier[refs[entry]] = None
             else:
                 try:
                     ids[_job_id(entry)] = None
                 except InvalidJob as exc:
-                    raise InvalidJob(FIELD, f"job {index}: {exc.message}") from None
+                    raise InvalidJob(FIELD, f"job {index}: {exc.message}", index) from None
         ref = options.get("ref")
         if ref is not None:
             if not isinstance(ref, str) or not ref:
-                raise InvalidJob("ref", f"job {index}: ref must be a non-empty string")
+                raise InvalidJob("ref", f"job {index}: ref must be a non-empty string", index)
             if ref in refs:
                 taken = f"job {index}: ref {ref!r} is already used by job {refs[ref]}"
-                raise InvalidJob("ref", taken)
+                raise InvalidJob("ref", taken, index)
             refs[ref] = index
         try:
             mode = clean_on_dependency_failure(options.get("on_dependency_failure"))
         except InvalidJob as exc:
-            raise InvalidJob(exc.field, f"job {index}: {exc.message}") from None
+            raise InvalidJob(exc.field, f"job {index}: {exc.message}", index) from None
         wirings[index] = Wiring(list(ids), list(earlier), mode)
     return wirings
 

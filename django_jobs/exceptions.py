@@ -6,12 +6,17 @@ class InvalidSchedule(ValueError):
 
 
 class InvalidJob(ValueError):
-    """A job field with a bad value; ``field`` names it so forms and APIs can point at it."""
+    """A job field with a bad value; ``field`` names it so forms and APIs can point at it.
 
-    def __init__(self, field: str, message: str) -> None:
+    ``index``: the position of the refused job in an ``enqueue_many`` call, so
+    the bulk API can put the message under that item.
+    """
+
+    def __init__(self, field: str, message: str, index: int | None = None) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.index = index
 
 
 class UnknownHandler(InvalidJob):
