@@ -101,8 +101,14 @@ async def aenqueue(
     timeout: float | None = None,
     misfire_grace: float | None = None,
     allow_overlap: bool = False,
+    unique_key: str | None = None,
+    on_conflict: str = "return",
+    limit: str | None = None,
+    limit_key: str | None = None,
+    depends_on: Iterable[Job | int] | None = None,
+    on_dependency_failure: str | None = None,
 ) -> Job:
-    """``enqueue`` for async code (an async view, a consumer).
+    """``enqueue`` for async code (an async view, a consumer), with the same options.
 
     It runs in Django's thread-sensitive executor, on the connection the
     request's other database calls use; in autocommit the job exists when
@@ -122,6 +128,12 @@ async def aenqueue(
         timeout=timeout,
         misfire_grace=misfire_grace,
         allow_overlap=allow_overlap,
+        unique_key=unique_key,
+        on_conflict=on_conflict,
+        limit=limit,
+        limit_key=limit_key,
+        depends_on=depends_on,
+        on_dependency_failure=on_dependency_failure,
     )
 
 

@@ -170,20 +170,36 @@ def lock(ids: Collection[int], using: str) -> dict[int, str]:
             .values_list("pk", "status", "schedule")
         )
         found.update({pk: (status, schedule) for pk, status, schedule in rows})
-    missing = sorted(set(ids) - set(found))
-    if missing:
-        raise InvalidJob(FIELD, f"no such job: {_list(missing)}")
-    recurring = sorted(pk for pk, (_, schedule) in found.items() if schedule)
-    if recurring:
-        raise InvalidJob(
-            FIELD,
-            f"job {_list(recurring)} is recurring: a job can only depend on one-time jobs",
-        )
+    _refuse(ids, {pk: schedule for pk, (_, schedule) in found.items()})
     for part in _chunks(sorted(ids)):
         Job.objects.using(using).filter(pk__in=part, has_dependents=False).update(
             has_dependents=True
         )
     return {pk: status for pk, (status, _) in found.items()}
+
+
+def check(ids: Collection[int], using: str) -> None:
+    """Refuse missing and recurring dependencies without locking them.
+
+    For a form to say so early; ``lock``, when the job is inserted, decides.
+    """
+    found: dict[int, str] = {}
+    for part in _chunks(sorted(ids)):
+        found.update(Job.objects.using(using).filter(pk__in=part).values_list("pk", "schedule"))
+    _refuse(ids, found)
+
+
+def _refuse(ids: Collection[int], found: Mapping[int, str]) -> None:
+    """``InvalidJob`` unless every one of ``ids`` was found (id -> schedule) and is one-time."""
+    missing = sorted(set(ids) - set(found))
+    if missing:
+        raise InvalidJob(FIELD, f"no such job: {_list(missing)}")
+    recurring = sorted(pk for pk, schedule in found.items() if schedule)
+    if recurring:
+        raise InvalidJob(
+            FIELD,
+            f"job {_list(recurring)} is recurring: a job can only depend on one-time jobs",
+        )
 
 
 def link(

@@ -7,7 +7,7 @@ from django.test import TestCase, TransactionTestCase
 
 from django_jobs import aenqueue, aschedule, enqueue
 from django_jobs.exceptions import InvalidJob
-from django_jobs.models import Job, JobStatus
+from django_jobs.models import Job, JobDependency, JobStatus
 
 
 class AsyncEnqueueTests(TestCase):
@@ -24,6 +24,27 @@ class AsyncEnqueueTests(TestCase):
     async def test_aenqueue_validates_like_enqueue(self):
         with self.assertRaises(InvalidJob):
             await aenqueue("echo", max_attempts=0)
+        self.assertEqual(await Job.objects.acount(), 0)
+
+    async def test_aenqueue_takes_depends_on_and_a_unique_key_like_enqueue(self):
+        root = await aenqueue("echo", unique_key="root")
+        again = await aenqueue("echo", unique_key="root")
+        self.assertEqual(again.pk, root.pk)
+        child = await aenqueue("echo", depends_on=[root], on_dependency_failure="run")
+        stored = await Job.objects.aget(pk=child.pk)
+        self.assertEqual((stored.waiting_on, stored.on_dependency_failure), (1, "run"))
+        self.assertIsNone(stored.next_run_at)
+        self.assertEqual(
+            [link.depends_on_id async for link in JobDependency.objects.filter(job=child)],
+            [root.pk],
+        )
+        self.assertTrue((await Job.objects.aget(pk=root.pk)).has_dependents)
+
+    async def test_aenqueue_refuses_bad_dependencies_like_enqueue(self):
+        for depends_on, mode in (([999999], None), ([1, "x"], None), ([], "skip")):
+            with self.assertRaises(InvalidJob) as info:
+                await aenqueue("echo", depends_on=depends_on, on_dependency_failure=mode)
+            self.assertIn(info.exception.field, ("depends_on", "on_dependency_failure"))
         self.assertEqual(await Job.objects.acount(), 0)
 
     async def test_aschedule_creates_then_updates_by_name(self):

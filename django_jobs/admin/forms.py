@@ -9,12 +9,13 @@ from typing import Any
 from django import forms
 from django.contrib.admin import widgets
 from django.core.exceptions import ValidationError
+from django.db import router
 from django.forms.fields import InvalidJSONInput, JSONString
 
-from .. import creating, steering, validation
+from .. import creating, dependencies, steering, validation
 from ..conf import jobs_settings
 from ..exceptions import InvalidJob, InvalidSchedule
-from ..models import Job
+from ..models import DependencyFailure, Job
 from ..registry import registry
 
 FORM_FIELDS = (
@@ -77,6 +78,20 @@ class JobForm(forms.ModelForm):
         help_text="One-time jobs only: when to run. Empty: now (or, when editing, unchanged).",
     )
 
+    # Only on the add page: what a job waits for is set when it is created.
+    depends_on = forms.CharField(
+        required=False,
+        label="Depends on",
+        help_text="Ids of one-time jobs it waits for, separated by commas. Empty: none.",
+    )
+    on_dependency_failure = forms.ChoiceField(
+        choices=DependencyFailure.choices,
+        required=False,
+        initial=DependencyFailure.CANCEL,
+        label="If a dependency fails",
+        help_text="When one of them fails for good or is cancelled: cancel this job, or run it.",
+    )
+
     class Meta:
         model = Job
         fields = FORM_FIELDS
@@ -136,6 +151,17 @@ class JobForm(forms.ModelForm):
             validation.clean_seconds, "misfire_grace", self.cleaned_data.get("misfire_grace")
         )
 
+    def clean_depends_on(self) -> list[int]:
+        text = self.cleaned_data.get("depends_on") or ""
+        entries = [entry.strip() for entry in text.replace(",", " ").split()]
+        if not all(entry.isascii() and entry.isdigit() for entry in entries):
+            raise ValidationError("Give job ids (whole numbers) separated by commas.")
+        return _rule(dependencies.clean_ids, [int(entry) for entry in entries])
+
+    def clean_on_dependency_failure(self) -> str:
+        value = self.cleaned_data.get("on_dependency_failure") or None
+        return _rule(dependencies.clean_on_dependency_failure, value)
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if self.instance.pk is not None and not steering.may("edit", self.instance):
@@ -189,6 +215,15 @@ class JobForm(forms.ModelForm):
         except (InvalidSchedule, OverflowError) as exc:
             self.add_error("schedule", str(exc))
             return
+        if cleaned.get("depends_on"):
+            if self.built.schedule:
+                self.add_error("depends_on", "Depends on is for one-time jobs.")
+                return
+            try:  # said early; the insert, which locks them, is what decides
+                dependencies.check(cleaned["depends_on"], router.db_for_write(Job))
+            except InvalidJob as exc:
+                self.add_error("depends_on", f"{exc.message[:1].upper()}{exc.message[1:]}.")
+                return
         # The model's constraints are checked next; give it the computed first run.
         self.instance.next_run_at = self.instance.scheduled_for = self.built.next_run_at
 

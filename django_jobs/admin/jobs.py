@@ -249,6 +249,7 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
                 (None, {"fields": ("name", "handler", "data")}),
                 ("When", {"fields": ("schedule", "timezone", "run_at")}),
                 ("Options", {"fields": OPTION_LINES}),
+                ("Dependencies", {"fields": ("depends_on", "on_dependency_failure")}),
             ]
         editable = self._editable(request, obj)
         main = ("name", "handler", "data") if editable else ("name", "handler", "data_display")
@@ -274,8 +275,8 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
         return sections
 
     def get_readonly_fields(self, request: HttpRequest, obj: Job | None = None) -> tuple:
-        if obj is None:
-            return self.readonly_fields
+        if obj is None:  # a new job's dependencies are given on the add page
+            return tuple(f for f in self.readonly_fields if f != "on_dependency_failure")
         refused = steering.refused_fields(obj, ("name", "handler", "schedule", "timezone"))
         refused |= steering.refused_fields(obj, OPTION_FIELDS)
         return (*self.readonly_fields, *sorted(refused))
@@ -322,6 +323,11 @@ class JobAdmin(SearchByIdMixin, SteeringMixin, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Job, form: JobForm, change: bool) -> None:
         if change:
             saved = creating.update(obj.pk, **form.job_changes())
+        elif form.cleaned_data.get("depends_on"):
+            graph = form.cleaned_data
+            saved, _ = creating.save_dependent(
+                form.built, graph["depends_on"], graph["on_dependency_failure"]
+            )
         else:
             saved = creating.save_new(form.built)
         _copy_row(saved, obj)

@@ -1,6 +1,7 @@
 """Service exceptions as HTTP answers, the same on every endpoint.
 
-``InvalidJob`` -> 400 ``{field: [message]}``, ``InvalidSchedule`` -> 400
+``InvalidJob`` -> 400 ``{field: [message]}`` (``{index: {field: [message]}}``
+for an item of a bulk request), ``InvalidSchedule`` -> 400
 ``{"schedule": [message]}``, ``JobStateError`` -> 409 ``{"detail": ...}``,
 ``Job.DoesNotExist`` -> 404. A request Django itself refuses (a body over
 ``DATA_UPLOAD_MAX_MEMORY_SIZE``, an unreadable body: ``SuspiciousOperation``,
@@ -31,6 +32,8 @@ class Conflict(exceptions.APIException):
 def as_api_exception(exc: Exception) -> Exception:
     """The DRF exception for a service exception; other exceptions pass through."""
     if isinstance(exc, InvalidJob):
+        if exc.index is not None:  # an item of a bulk request, keyed like DRF keys them
+            return exceptions.ValidationError({str(exc.index): {exc.field: [exc.message]}})
         return exceptions.ValidationError({exc.field: [exc.message]})
     if isinstance(exc, InvalidSchedule):
         return exceptions.ValidationError({"schedule": [str(exc)]})

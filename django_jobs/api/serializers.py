@@ -43,6 +43,7 @@ from .fields import (
     DataField,
     InstantField,
 )
+from .schema import extend_schema_field
 
 NEXT_RUNS = 5
 SCHEDULE_MAX = Job._meta.get_field("schedule").max_length
@@ -353,6 +354,60 @@ class DependencyFieldsMixin(serializers.Serializer):
     )
 
 
+REF_MAX = 100
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "minimum": 1},
+            {"type": "string", "minLength": 1, "maxLength": REF_MAX},
+        ]
+    }
+)
+class BulkDependencyField(serializers.Field):
+    """In ``jobs/bulk``: a job id, or the ``ref`` of an earlier item of the request.
+
+    Only the shape is checked here; ``dependencies.plan`` judges the refs.
+    """
+
+    default_error_messages = {
+        "invalid": "Expected a job id (a positive integer) or the ref of an earlier item.",
+    }
+
+    def to_internal_value(self, data: Any) -> int | str:
+        if isinstance(data, int) and not isinstance(data, bool) and data >= 1:
+            return data
+        if isinstance(data, str) and 0 < len(data) <= REF_MAX:
+            return data
+        self.fail("invalid")
+        raise AssertionError  # fail() raises
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class BulkDependencyFieldsMixin(DependencyFieldsMixin):
+    """``DependencyFieldsMixin`` plus ``ref``: items may depend on earlier items."""
+
+    depends_on = serializers.ListField(
+        child=BulkDependencyField(),
+        required=False,
+        allow_null=True,
+        help_text=(
+            "Jobs it waits for: ids of existing jobs, or the ref of an item earlier in "
+            "this request."
+        ),
+    )
+    ref = _optional(
+        serializers.CharField,
+        min_length=1,
+        max_length=REF_MAX,
+        help_text="A name for this item, unique in the request, that later items' "
+        "depends_on can use.",
+    )
+
+
 class LimitFieldsMixin(serializers.Serializer):
     """``limit`` and ``limit_key`` of a new job (see ``enqueue``); fixed once it exists."""
 
@@ -406,8 +461,10 @@ class JobUpdateSerializer(JobFieldsSerializer):
     )
 
 
-class BulkJobSerializer(LimitFieldsMixin, UniqueFieldsMixin, JobFieldsSerializer):
-    """One one-time job of a bulk request."""
+class BulkJobSerializer(
+    BulkDependencyFieldsMixin, LimitFieldsMixin, UniqueFieldsMixin, JobFieldsSerializer
+):
+    """One one-time job of a bulk request; see ``creating.enqueue_many``."""
 
     schedule = None
     timezone = None

@@ -308,7 +308,10 @@ class JobViewSet(JobsAPIView, viewsets.GenericViewSet):
         description=(
             "From 1 to DJANGO_JOBS['API_MAX_BULK'] jobs (an empty or longer list is a 400); "
             "errors are keyed by index. A unique_key held by a live job, or given twice, "
-            "answers that one job (on_conflict: raise makes it a 409, creating nothing)."
+            "answers that one job (on_conflict: raise makes it a 409, creating nothing). "
+            "depends_on takes ids of existing jobs and the ref of earlier items of the "
+            "request, so a whole graph is created at once; an item whose unique_key is "
+            "taken is the live job holding it, and items that depend on it wait for that job."
         ),
         request=BulkJobSerializer(many=True),
         responses={
