@@ -235,12 +235,12 @@ def _insert_graph(
     Keyless jobs go in bulk first, keyed ones then one by one in key order:
     a refused key leaves a lock on the index up to it (InnoDB), so two calls
     sharing keys insert nothing below a key they found taken, and queue on
-    each other rather than deadlock. A keyed item whose key a
-    live job holds, or an earlier item of the call, *is* that job: nothing is
-    created for it, its own ``depends_on`` is not applied (the job keeps its
-    own), and items that depend on it wait for that job. A live job found
-    this way is locked and flagged like any dependency, so if it finished
-    meanwhile it counts at once (``dependencies.link``).
+    each other rather than deadlock. A keyed item whose key a live job holds,
+    or an earlier item of the call, *is* that job: nothing is created for it,
+    its own ``depends_on`` is not applied (the job keeps its own), and items
+    that depend on it wait for that job. A live job found this way is locked
+    and flagged like any dependency, so if it finished meanwhile it counts at
+    once (``dependencies.link``).
     """
     keys = {i: key for i, (key, _) in uniques.items() if key is not None}
     first: dict[str, int] = {}  # a key's first item: later items with the key are that one
