@@ -49,6 +49,17 @@ def test_a_taken_key_is_the_live_job_and_its_dependents_wait_for_it():
     assert JobHistory.objects.get(job=child).result == {str(holder.pk): {"held": 1}}
 
 
+def test_enqueue_with_a_key_and_dependencies_waits_and_a_duplicate_is_the_live_job():
+    a = enqueue("echo")
+    keyed = enqueue("echo", unique_key="k", depends_on=[a])
+    assert fresh(keyed).waiting_on == 1 and fresh(keyed).next_run_at is None
+    again = enqueue("echo", unique_key="k", depends_on=[a])
+    assert again.pk == keyed.pk and links() == [(keyed.pk, a.pk)]
+    drain()
+    drain()
+    assert fresh(keyed).status == JobStatus.COMPLETED
+
+
 def test_a_new_key_is_created_with_its_own_dependencies_and_dependents():
     a, keyed, child = enqueue_many(
         [
