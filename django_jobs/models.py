@@ -222,12 +222,10 @@ class Job(models.Model):
             ),
             models.Index(fields=["status", "-id"], name="django_jobs_status_idx"),
             models.Index(fields=["handler", "-id"], name="django_jobs_handler_idx"),
-            # The dashboard's jobs list sorts by these and pages by (column, id):
-            # a page is an index range whatever the table's size.
-            models.Index(fields=["name", "id"], name="django_jobs_name_idx"),
-            models.Index(fields=["queue", "id"], name="django_jobs_queue_idx"),
-            models.Index(fields=["last_run_at", "id"], name="django_jobs_last_run_idx"),
-            models.Index(fields=["next_run_at", "id"], name="django_jobs_next_run_idx"),
+            # The dashboard's sort indexes are not here: every version of a row
+            # (enqueue, claim, completion) writes an entry in each index, and
+            # those four cost the workers a fifth of their database time. A big
+            # installation creates them (dashboard/indexes.py, ``dashboardindexes``).
             # The few recurring jobs, by name, for the dashboard's list of them.
             models.Index(
                 fields=["name", "id"],
@@ -236,12 +234,18 @@ class Job(models.Model):
             ),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["key"], name="django_jobs_unique_key"),
+            # Partial, so the one-time jobs' NULL keys (nearly every row) are not
+            # written to it at each version of their rows. MySQL/MariaDB have no
+            # partial indexes: migration 0013 gives them a plain unique index,
+            # which lets NULLs repeat all the same.
+            models.UniqueConstraint(
+                fields=["key"], condition=Q(key__isnull=False), name="django_jobs_unique_key"
+            ),
             # Partial: a finished job frees its key. MySQL/MariaDB have no partial
             # indexes; migration 0007 gives them a generated column instead.
             models.UniqueConstraint(
                 fields=["unique_key"],
-                condition=Q(status__in=["pending", "running"]),
+                condition=Q(status__in=["pending", "running"], unique_key__isnull=False),
                 name="django_jobs_live_unique_key",
             ),
             models.CheckConstraint(

@@ -100,6 +100,11 @@ class Engine:
         """The row count the database keeps in its statistics, or None when it has none."""
         return None
 
+    def name_search_index(self, table: str, name: str) -> tuple[str, str] | None:
+        """SQL creating and dropping an index for ``name__istartswith``, where the
+        name's own index cannot serve it (None: the name's index does)."""
+        return None
+
     def count_from_statistics(self, sql: str, table: str) -> int | None:
         """The count ``sql`` reads for ``table`` from the statistics; None unless positive."""
         with self.connection.cursor() as cursor:

@@ -107,6 +107,16 @@ class Engine(base.Engine):
         sql = "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)"
         return self.count_from_statistics(sql, model._meta.db_table)
 
+    def name_search_index(self, table: str, name: str) -> tuple[str, str] | None:
+        # What Django's istartswith writes, UPPER("name"::text) LIKE UPPER(...), is an
+        # index range only with pattern operators (unless the collation is C).
+        qn = self.connection.ops.quote_name
+        return (
+            f"CREATE INDEX IF NOT EXISTS {qn(name)} ON {qn(table)} "
+            f"((UPPER({qn('name')}::text)) text_pattern_ops)",
+            f"DROP INDEX IF EXISTS {qn(name)}",
+        )
+
     def notifies(self) -> bool:
         return bool(jobs_settings.NOTIFY)
 

@@ -1,0 +1,103 @@
+"""The indexes that keep the jobs list fast at hundreds of thousands of jobs: created on request.
+
+Every version of a job's row (enqueue, claim, completion) writes an entry in
+every index, so each index on the job table is paid for by the workers on
+every job: these five cost them about a fifth of their database time
+(bench/RESULTS.md). Without them the dashboard works the same and reads more
+rows to sort; ``manage.py dashboardindexes`` creates them where the table is
+big enough for that to matter, and the jobs list says when it is.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from django.db import DatabaseError, connections, models
+
+from ..engines import for_alias
+from ..models import Job
+
+# Each sort column of the jobs list, and the index that makes a page of it an index range.
+SORT_INDEXES = {
+    "name": models.Index(fields=["name", "id"], name="django_jobs_name_idx"),
+    "queue": models.Index(fields=["queue", "id"], name="django_jobs_queue_idx"),
+    "last_run_at": models.Index(fields=["last_run_at", "id"], name="django_jobs_last_run_idx"),
+    "next_run_at": models.Index(fields=["next_run_at", "id"], name="django_jobs_next_run_idx"),
+}
+# Where the name's own index cannot serve a search of the name's start (PostgreSQL).
+NAME_SEARCH_INDEX = "django_jobs_name_prefix_idx"
+# Below this many jobs a sort without its index reads the table in well under a second.
+SMALL_TABLE = 100_000
+
+
+def names(alias: str) -> list[str]:
+    """The indexes this database gets: one per sort column, and a search index if it needs one."""
+    found = [index.name for index in SORT_INDEXES.values()]
+    if for_alias(alias).name_search_index(Job._meta.db_table, NAME_SEARCH_INDEX):
+        found.append(NAME_SEARCH_INDEX)
+    return found
+
+
+def present(alias: str) -> set[str]:
+    """Which of them exist (read once per process and database; ``create``/``drop`` refresh it)."""
+    return set(_present(alias, str(connections[alias].settings_dict["NAME"])))
+
+
+@lru_cache(maxsize=8)
+def _present(alias: str, database: str) -> frozenset[str]:
+    try:
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            found = connection.introspection.get_constraints(cursor, Job._meta.db_table)
+    except DatabaseError:
+        return frozenset()
+    return frozenset(set(found) & set(names(alias)))
+
+
+def create(alias: str) -> list[str]:
+    """Create the missing ones; the names of those created."""
+    missing = [name for name in names(alias) if name not in present(alias)]
+    with connections[alias].schema_editor() as editor:
+        for index in SORT_INDEXES.values():
+            if index.name in missing:
+                editor.add_index(Job, index)
+        search = for_alias(alias).name_search_index(Job._meta.db_table, NAME_SEARCH_INDEX)
+        if search and NAME_SEARCH_INDEX in missing:
+            editor.execute(search[0])
+    _present.cache_clear()
+    return missing
+
+
+def drop(alias: str) -> list[str]:
+    """Drop those that exist; the names of those dropped."""
+    there = [name for name in names(alias) if name in present(alias)]
+    with connections[alias].schema_editor() as editor:
+        for index in SORT_INDEXES.values():
+            if index.name in there:
+                editor.remove_index(Job, index)
+        search = for_alias(alias).name_search_index(Job._meta.db_table, NAME_SEARCH_INDEX)
+        if search and NAME_SEARCH_INDEX in there:
+            editor.execute(search[1])
+    _present.cache_clear()
+    return there
+
+
+def slow_sort(column: str, alias: str) -> bool:
+    """Whether sorting by ``column`` reads the whole table: no index, and a big table."""
+    index = SORT_INDEXES.get(column)
+    return index is not None and _missing_on_a_big_table(index.name, alias)
+
+
+def slow_search(alias: str) -> bool:
+    """Whether a search of the name's start reads the whole table."""
+    engine = for_alias(alias)
+    has_own = engine.name_search_index(Job._meta.db_table, NAME_SEARCH_INDEX)
+    index = NAME_SEARCH_INDEX if has_own else SORT_INDEXES["name"].name
+    return _missing_on_a_big_table(index, alias)
+
+
+def _missing_on_a_big_table(index: str, alias: str) -> bool:
+    if index in present(alias):
+        return False
+    estimate = for_alias(alias).table_estimate(Job)
+    return estimate is not None and estimate >= SMALL_TABLE
