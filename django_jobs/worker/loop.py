@@ -68,9 +68,7 @@ class WorkerLoop:
         # Seconds in-flight jobs get once stopped; None: SHUTDOWN_GRACE.
         self.shutdown_grace = shutdown_grace
         self.row: WorkerRow | None = None
-        # Jobs claimed since start, counted against ``max_jobs``.
-        self.claimed = 0
-        self.runner_on = True
+        self.claimed, self.runner_on = 0, True  # claimed since start: against ``max_jobs``
         self.guard = Guard(self.using)
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -85,7 +83,7 @@ class WorkerLoop:
         # When a rate whose window was full lets a job start again (limits.claim_pass).
         self.limits_open_at: datetime | None = None
         self._listener: notify.Listener | None = None
-        self._local: local.Listener | None = None
+        self._local: local.Listener | None = None  # this machine's wake-ups
 
     @property
     def own_row(self) -> WorkerRow:
