@@ -113,6 +113,21 @@ def _pk(job: Job | int) -> int:
     return job
 
 
+def announce_failed(ended: Iterable[tuple[Job, bool]]) -> None:
+    """Send ``job_failed`` (then ``job_dead`` where due) for attempts failed outside the
+    worker's own completion: a lost worker's, a stopping worker's interrupted ones.
+
+    ``ended`` holds each job with whether it will be retried; called once the
+    transitions are written, as the worker's completion sends its own.
+    """
+    ended = list(ended)
+    for job, will_retry in ended:
+        signals.job_failed.send_robust(
+            sender=Job, job=job, attempt=job.attempts, error=job.last_error, will_retry=will_retry
+        )
+    announce(job for job, _ in ended)
+
+
 def announce(jobs: Iterable[Job]) -> None:
     """Send ``job_dead`` for each of ``jobs`` that its last transition left dead.
 

@@ -14,7 +14,9 @@ worker_stopped     ``worker``
 =================  ====================================================
 
 ``job_started``, ``job_succeeded``, ``job_failed`` and ``job_dead`` are sent
-from the worker process after the state is written; receivers must not raise
+from the worker process after the state is written (``job_failed`` also for an
+attempt failed by the recovery of a vanished worker, by the worker that
+recovers it, and for one a stopping worker interrupted); receivers must not raise
 (errors are logged and ignored). ``job_started`` is sent when the handler of
 an attempt starts, from the thread that runs it (with ``--pool process``,
 from the worker as it hands the job to a child process): the job is

@@ -73,3 +73,64 @@ def test_a_job_whose_worker_vanished_dies_when_out_of_attempts(deaths):
     assert recover_lost() == 2
     assert [(pk, attempt) for pk, attempt, _, _ in deaths] == [(last.pk, 1)]
     assert Job.objects.get(pk=more.pk).status == JobStatus.PENDING
+
+
+def test_attempts_failed_by_the_recovery_of_a_vanished_worker_send_job_failed(deaths):
+    """A lost attempt is a failed attempt: job_failed (and so webhooks) hear of it."""
+    from datetime import timedelta
+
+    from django_jobs.models import Worker as WorkerRow
+    from django_jobs.worker.liveness import recover_lost
+
+    failures = []
+
+    def receiver(sender, job, attempt, error, will_retry, **kwargs):
+        failures.append((job.pk, attempt, error.startswith("worker lost"), will_retry))
+
+    gone = WorkerRow.objects.create(
+        name="gone", hostname="h", pid=1, last_heartbeat=timezone.now() - timedelta(hours=1)
+    )
+    last = enqueue("echo", max_attempts=1)
+    more = enqueue("echo", max_attempts=2)
+    Job.objects.filter(pk__in=[last.pk, more.pk]).update(
+        status=JobStatus.RUNNING, worker=gone, attempts=1, next_run_at=None
+    )
+    signals.job_failed.connect(receiver)
+    try:
+        assert recover_lost() == 2
+    finally:
+        signals.job_failed.disconnect(receiver)
+    assert sorted(failures) == [(last.pk, 1, True, False), (more.pk, 1, True, True)]
+    assert [pk for pk, *_ in deaths] == [last.pk]  # after its job_failed
+
+
+def test_a_stopping_worker_announces_the_attempts_it_interrupts(deaths):
+    import threading
+
+    from django_jobs.registry import handler
+
+    started, release = threading.Event(), threading.Event()
+
+    @handler("interruptible")
+    def interruptible(data, ctx):
+        started.set()
+        release.wait(5)
+
+    failures = []
+
+    def receiver(sender, job, attempt, error, will_retry, **kwargs):
+        failures.append((job.pk, error.startswith("interrupted"), will_retry))
+
+    job = enqueue("interruptible", max_attempts=1)
+    worker = WorkerLoop(listen=False, shutdown_grace=0)
+    worker.start()
+    signals.job_failed.connect(receiver)
+    try:
+        worker.loop()
+        assert started.wait(5)
+        worker.shutdown(grace=0)
+    finally:
+        release.set()
+        signals.job_failed.disconnect(receiver)
+    assert failures == [(job.pk, True, False)]
+    assert [pk for pk, *_ in deaths] == [job.pk]

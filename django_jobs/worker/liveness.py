@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from .. import dependencies
 from ..conf import jobs_settings
-from ..dead import announce as announce_dead
+from ..dead import announce_failed
 from ..engines import for_alias
 from ..models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
 from ..retry import retry_at_configured
@@ -85,16 +85,18 @@ def recover_lost(now: datetime | None = None, using: str = "default") -> int:
             .select_for_update(skip_locked=True)[:500]
         )
         names = dict(Worker.objects.using(using).filter(pk__in=dead_ids).values_list("pk", "name"))
+        ended = []
         for job in jobs:
             name = names.get(job.worker_id or 0, "an unknown worker")
-            _fail_lost(job, LOST.format(worker=name, timeout=timeout), now, using)
+            error = LOST.format(worker=name, timeout=timeout)
+            ended.append((job, _fail_lost(job, error, now, using)))
         if jobs:
             for_alias(using).update_rows(Job, jobs, TRANSITION_FIELDS)
             dependencies.settle_jobs(jobs, using, now)
         Worker.objects.using(using).filter(pk__in=dead_ids).exclude(
             pk__in=Job.objects.using(using).filter(status=JobStatus.RUNNING).values("worker_id")
         ).delete()
-    announce_dead(jobs)
+    announce_failed(ended)
     if jobs:
         logger.warning("recovered jobs from dead workers count=%d", len(jobs))
     return len(jobs)
@@ -114,21 +116,25 @@ def recover_unconfirmed(worker: Worker, known: set[int], now: datetime, using: s
             .exclude(pk__in=known)
             .select_for_update()
         )
-        for job in jobs:
-            _fail_lost(job, UNCONFIRMED.format(worker=worker.name), now, using)
+        ended = [
+            (job, _fail_lost(job, UNCONFIRMED.format(worker=worker.name), now, using))
+            for job in jobs
+        ]
         if jobs:
             for_alias(using).update_rows(Job, jobs, TRANSITION_FIELDS)
             dependencies.settle_jobs(jobs, using, now)
-    announce_dead(jobs)
+    announce_failed(ended)
     if jobs:
         logger.warning("recovered jobs claimed during a lost connection count=%d", len(jobs))
     return len(jobs)
 
 
-def _fail_lost(job: Job, error: str, now: datetime, using: str) -> None:
+def _fail_lost(job: Job, error: str, now: datetime, using: str) -> bool:
+    """Fail the lost attempt in memory and its history row at once; whether it is retried."""
     when = retry_at_configured(now, job.attempts)
     attempt, slot = job.attempts, job.scheduled_for
-    job.lose(now, error, when)
+    will_retry = job.lose(now, error, when)
     JobHistory.objects.using(using).filter(
         job_id=job.pk, attempt=attempt, scheduled_for=slot, status=RunStatus.RUNNING
     ).update(**JobHistory.failed(now, error))
+    return will_retry

@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db import transaction
 
 from .. import dependencies
-from ..dead import announce as announce_dead
+from ..dead import announce, announce_failed
 from ..engines import for_alias
 from ..models import TRANSITION_FIELDS, Job, JobHistory, Worker
 from .slots import InFlight, Slots
@@ -29,20 +29,23 @@ def put_back(slots: Slots, row: Worker | None, now: datetime, using: str) -> Non
     left = [entry for entry in slots if not entry.abandoned]
     if not left or row is None:
         return
-    jobs = [_release(entry, now, using) for entry in left]
+    released = [_release(entry, now, using) for entry in left]
+    jobs = [job for job, _ in released]
     with transaction.atomic(using=using):
         for_alias(using).update_rows(Job, jobs, TRANSITION_FIELDS, fence={"worker": row.pk})
         # A job out of attempts ended: the jobs waiting for it hear of it now.
         ended = [job.pk for job in jobs if job.is_finished]
         if ended:
             dependencies.settle_rows(ended, using, now)
-    announce_dead(jobs)
+    announce_failed((job, will_retry) for job, will_retry in released if will_retry is not None)
+    announce(job for job, will_retry in released if will_retry is None)  # none: never started
     slots.clear()
     logger.warning("put back unfinished jobs count=%d", len(jobs))
 
 
-def _release(entry: InFlight, now: datetime, using: str) -> Job:
-    """The job's transition in memory, and its history row's, written at once."""
+def _release(entry: InFlight, now: datetime, using: str) -> tuple[Job, bool | None]:
+    """The job's transition in memory, and its history row's, written at once; whether a
+    started attempt is retried (None: it never started)."""
     started = entry.future is None or not entry.future.cancel()
     job, run = entry.claimed.job, entry.claimed.run
     if run is not None:
@@ -53,8 +56,7 @@ def _release(entry: InFlight, now: datetime, using: str) -> Job:
             written.update(**JobHistory.failed(now, INTERRUPTED))
         else:
             written.delete()
-    if started:
-        job.fail(now, INTERRUPTED, now)
-    else:
+    if not started:
         job.give_back(now)
-    return job
+        return job, None
+    return job, job.fail(now, INTERRUPTED, now)
