@@ -56,11 +56,11 @@ def test_a_recurring_job_never_dies(deaths):
     assert deaths == []
 
 
-def test_a_job_whose_worker_vanished_dies_when_out_of_attempts(deaths):
+def _held_by_a_vanished_worker():
+    """Two running jobs of a worker silent for an hour: one on its last attempt, one not."""
     from datetime import timedelta
 
     from django_jobs.models import Worker as WorkerRow
-    from django_jobs.worker.liveness import recover_lost
 
     gone = WorkerRow.objects.create(
         name="gone", hostname="h", pid=1, last_heartbeat=timezone.now() - timedelta(hours=1)
@@ -70,6 +70,13 @@ def test_a_job_whose_worker_vanished_dies_when_out_of_attempts(deaths):
     Job.objects.filter(pk__in=[last.pk, more.pk]).update(
         status=JobStatus.RUNNING, worker=gone, attempts=1, next_run_at=None
     )
+    return last, more
+
+
+def test_a_job_whose_worker_vanished_dies_when_out_of_attempts(deaths):
+    from django_jobs.worker.liveness import recover_lost
+
+    last, more = _held_by_a_vanished_worker()
     assert recover_lost() == 2
     assert [(pk, attempt) for pk, attempt, _, _ in deaths] == [(last.pk, 1)]
     assert Job.objects.get(pk=more.pk).status == JobStatus.PENDING
@@ -77,9 +84,6 @@ def test_a_job_whose_worker_vanished_dies_when_out_of_attempts(deaths):
 
 def test_attempts_failed_by_the_recovery_of_a_vanished_worker_send_job_failed(deaths):
     """A lost attempt is a failed attempt: job_failed (and so webhooks) hear of it."""
-    from datetime import timedelta
-
-    from django_jobs.models import Worker as WorkerRow
     from django_jobs.worker.liveness import recover_lost
 
     failures = []
@@ -87,14 +91,7 @@ def test_attempts_failed_by_the_recovery_of_a_vanished_worker_send_job_failed(de
     def receiver(sender, job, attempt, error, will_retry, **kwargs):
         failures.append((job.pk, attempt, error.startswith("worker lost"), will_retry))
 
-    gone = WorkerRow.objects.create(
-        name="gone", hostname="h", pid=1, last_heartbeat=timezone.now() - timedelta(hours=1)
-    )
-    last = enqueue("echo", max_attempts=1)
-    more = enqueue("echo", max_attempts=2)
-    Job.objects.filter(pk__in=[last.pk, more.pk]).update(
-        status=JobStatus.RUNNING, worker=gone, attempts=1, next_run_at=None
-    )
+    last, more = _held_by_a_vanished_worker()
     signals.job_failed.connect(receiver)
     try:
         assert recover_lost() == 2

@@ -56,30 +56,24 @@ def _present(alias: str, database: str) -> frozenset[str]:
 
 def create(alias: str) -> list[str]:
     """Create the missing ones; the names of those created."""
-    missing = [name for name in names(alias) if name not in present(alias)]
-    with connections[alias].schema_editor() as editor:
-        for index in SORT_INDEXES.values():
-            if index.name in missing:
-                editor.add_index(Job, index)
-        search = for_alias(alias).name_search_index(Job._meta.db_table, NAME_SEARCH_INDEX)
-        if search and NAME_SEARCH_INDEX in missing:
-            editor.execute(search[0])
-    _present.cache_clear()
-    return missing
+    return _change(alias, [name for name in names(alias) if name not in present(alias)], True)
 
 
 def drop(alias: str) -> list[str]:
     """Drop those that exist; the names of those dropped."""
-    there = [name for name in names(alias) if name in present(alias)]
+    return _change(alias, [name for name in names(alias) if name in present(alias)], False)
+
+
+def _change(alias: str, which: list[str], add: bool) -> list[str]:
+    search = for_alias(alias).name_search_index(Job._meta.db_table, NAME_SEARCH_INDEX)
     with connections[alias].schema_editor() as editor:
         for index in SORT_INDEXES.values():
-            if index.name in there:
-                editor.remove_index(Job, index)
-        search = for_alias(alias).name_search_index(Job._meta.db_table, NAME_SEARCH_INDEX)
-        if search and NAME_SEARCH_INDEX in there:
-            editor.execute(search[1])
+            if index.name in which:
+                (editor.add_index if add else editor.remove_index)(Job, index)
+        if search and NAME_SEARCH_INDEX in which:
+            editor.execute(search[0] if add else search[1])
     _present.cache_clear()
-    return there
+    return which
 
 
 def slow_sort(column: str, alias: str) -> bool:
