@@ -7,8 +7,10 @@ wake-up makes them start a job in time.
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
+from django.conf import settings
 from django.db import connection, transaction
 from django.test import override_settings
 
@@ -37,16 +39,37 @@ def _done(job):
     return Job.objects.filter(pk=job.pk, status=JobStatus.COMPLETED).exists()
 
 
+# An idle worker also wakes for its upkeep rounds (each HEARTBEAT_INTERVAL): these are
+# rare here, so only a wake-up can start a job within SOON.
+QUIET = {**settings.DJANGO_JOBS, "WORKER_TIMEOUT": 300.0, "HEARTBEAT_INTERVAL": 60.0}
+
+
+@contextmanager
+def _idle_worker(**overrides):
+    with override_settings(DJANGO_JOBS={**settings.DJANGO_JOBS, **overrides}):
+        worker = WorkerLoop(poll_interval=LONG_POLL, listen=True, queues=["default"])
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        assert _wait(lambda: worker.row is not None)
+        time.sleep(0.3)  # its first claims found nothing: it sleeps for LONG_POLL now
+        try:
+            yield worker
+        finally:
+            worker.stop()
+            thread.join(timeout=30)
+
+
 @pytest.fixture
 def idle_worker():
-    worker = WorkerLoop(poll_interval=LONG_POLL, listen=True, queues=["default"])
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    assert _wait(lambda: worker.row is not None)
-    time.sleep(0.3)  # its first claims found nothing: it sleeps for LONG_POLL now
-    yield worker
-    worker.stop()
-    thread.join(timeout=30)
+    with _idle_worker(**QUIET) as worker:
+        yield worker
+
+
+@pytest.fixture
+def heartbeating_worker():
+    """An idle worker of the test settings: an upkeep round every 0.5 s."""
+    with _idle_worker() as worker:
+        yield worker
 
 
 def test_an_enqueue_in_the_same_process_wakes_the_worker(idle_worker):
@@ -95,6 +118,23 @@ def test_a_dependency_that_completes_wakes_its_dependents_worker(idle_worker):
     assert _wait(lambda: _done(jobs[-1]), timeout=SOON * 2)
 
 
+def test_trigger_and_retry_wake_the_worker(idle_worker):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_jobs import steering
+
+    later = enqueue("noop", run_at=timezone.now() + timedelta(hours=1))
+    steering.trigger(later)
+    assert _wait(lambda: _done(later))
+    failed = enqueue("fail", max_attempts=1)
+    assert _wait(lambda: Job.objects.get(pk=failed.pk).status == JobStatus.FAILED)
+    Job.objects.filter(pk=failed.pk).update(handler="noop")
+    steering.retry(failed)
+    assert _wait(lambda: _done(failed))
+
+
 def test_the_setting_turns_local_wake_ups_off():
     with override_settings(DJANGO_JOBS={"LOCAL_WAKEUPS": False, "NOTIFY": False}):
         worker = WorkerLoop(poll_interval=LONG_POLL, listen=True)
@@ -108,7 +148,7 @@ def test_the_setting_turns_local_wake_ups_off():
 
 
 def test_the_in_process_runner_is_woken_by_an_enqueue(wait_for):
-    with override_settings(DJANGO_JOBS={"POLL_INTERVAL": LONG_POLL}):
+    with override_settings(DJANGO_JOBS={**QUIET, "POLL_INTERVAL": LONG_POLL}):
         runner = autostart.start()
         try:
             wait_for(lambda: runner.worker is not None and runner.worker.row is not None)
@@ -190,7 +230,8 @@ def test_no_listener_directory_at_all_is_fine(tmp_path, monkeypatch):
 # Pacing of an idle worker ------------------------------------------------------------
 
 
-def test_an_idle_worker_keeps_its_heartbeat_however_long_its_poll(idle_worker):
+def test_an_idle_worker_keeps_its_heartbeat_however_long_its_poll(heartbeating_worker):
+    idle_worker = heartbeating_worker
     from django_jobs.models import Worker as WorkerRow
 
     first = WorkerRow.objects.get(pk=idle_worker.row.pk).last_heartbeat
@@ -198,8 +239,9 @@ def test_an_idle_worker_keeps_its_heartbeat_however_long_its_poll(idle_worker):
     assert _wait(lambda: WorkerRow.objects.get(pk=idle_worker.row.pk).last_heartbeat > first)
 
 
-def test_a_woken_worker_claims_before_any_upkeep_round(idle_worker):
+def test_a_woken_worker_claims_before_any_upkeep_round(heartbeating_worker):
     """Upkeep due while the worker waits runs before the wait, not between wake-up and claim."""
+    idle_worker = heartbeating_worker
     rounds, claims = [], []
     run, claim = idle_worker.upkeep.run, idle_worker._claim
 

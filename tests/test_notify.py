@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+from django.conf import settings
 from django.db import connection, transaction
 from django.test import override_settings
 
@@ -20,16 +21,21 @@ pytestmark = [
 LONG_POLL = 60.0  # far longer than any wait below: only a notification can wake the worker
 
 
+# Upkeep rounds (each HEARTBEAT_INTERVAL) wake an idle worker too: rare here.
+QUIET = {**settings.DJANGO_JOBS, "WORKER_TIMEOUT": 300.0, "HEARTBEAT_INTERVAL": 60.0}
+
+
 @pytest.fixture
 def idle_worker():
-    worker = WorkerLoop(poll_interval=LONG_POLL, listen=True)
-    thread = threading.Thread(target=worker.run, daemon=True)
-    thread.start()
-    _wait(lambda: worker._listener is not None and worker._listener.listening.is_set())
-    time.sleep(0.2)  # let the first loop finish and go idle
-    yield worker
-    worker.stop()
-    thread.join(timeout=30)
+    with override_settings(DJANGO_JOBS=QUIET):
+        worker = WorkerLoop(poll_interval=LONG_POLL, listen=True)
+        thread = threading.Thread(target=worker.run, daemon=True)
+        thread.start()
+        _wait(lambda: worker._listener is not None and worker._listener.listening.is_set())
+        time.sleep(0.2)  # let the first loop finish and go idle
+        yield worker
+        worker.stop()
+        thread.join(timeout=30)
 
 
 def _wait(condition, timeout=10.0):

@@ -4,6 +4,7 @@ PostgreSQL wakes it with LISTEN/NOTIFY, SQLite and MySQL with a datagram
 after the commit (``engines.local``).
 """
 
+import json
 import time
 
 import pytest
@@ -21,7 +22,9 @@ SOON = 3.0
 
 
 def _idle_worker(runjobs, wait_for):
-    worker = runjobs("--poll-interval", LONG_POLL)
+    # Upkeep rounds wake an idle worker too: rare here, so only a wake-up starts a job soon.
+    quiet = json.dumps({"WORKER_TIMEOUT": 300, "HEARTBEAT_INTERVAL": 60})
+    worker = runjobs("--poll-interval", LONG_POLL, env={"DJANGO_JOBS_TEST_EXTRA": quiet})
     wait_for(lambda: WorkerRow.objects.exists(), message="the worker registered")
     time.sleep(1.5)  # past its first empty claims, and listening: it sleeps for 30 s now
     assert worker.poll() is None
