@@ -135,6 +135,18 @@ def test_trigger_and_retry_wake_the_worker(idle_worker):
     assert _wait(lambda: _done(failed))
 
 
+def test_switching_the_runner_on_wakes_a_stopped_worker():
+    from django_jobs import runner
+
+    runner.stop()
+    with _idle_worker(**QUIET) as worker:
+        job = enqueue("noop")  # wakes it: it reads the switch, still off
+        time.sleep(0.3)
+        assert not _done(job) and not worker.runner_on
+        runner.start()
+        assert _wait(lambda: _done(job))
+
+
 def test_the_setting_turns_local_wake_ups_off():
     with override_settings(DJANGO_JOBS={"LOCAL_WAKEUPS": False, "NOTIFY": False}):
         worker = WorkerLoop(poll_interval=LONG_POLL, listen=True)

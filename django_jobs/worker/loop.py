@@ -232,6 +232,10 @@ class WorkerLoop:
         return claimed
 
     def _claim(self, now: datetime) -> int:
+        if not self.runner_on and self.guard.healthy:
+            # Stopped, it reads the switch where it would claim: switched on
+            # (which wakes it), it claims at once, not at the next upkeep round.
+            self.guard.run("reading the runner switch", partial(upkeep.read_switch, self))
         if self.stopping or self.halted or not (self.guard.healthy and self.runner_on):
             return 0
         free = self.slots.free()
