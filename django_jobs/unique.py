@@ -46,7 +46,7 @@ def insert_or_find(job: Job, using: str, on_conflict: str = "return") -> tuple[J
     for _ in range(ROUNDS):
         try:
             with _guarded(using):
-                woke = _insert(engine, job, using)
+                woke = bool(engine.insert_job(job))
             return job, True, woke
         except IntegrityError as exc:
             refused = exc
@@ -59,19 +59,6 @@ def insert_or_find(job: Job, using: str, on_conflict: str = "return") -> tuple[J
             return holder, False, False
     assert refused is not None
     raise refused  # another constraint refused the row, not the key
-
-
-def _insert(engine: Any, job: Job, using: str) -> bool:
-    """Insert ``job``; True when that also woke the workers.
-
-    A job waiting for dependencies (no ``next_run_at``) is due to nobody, so
-    it is saved plainly: the engines' one-statement insert-and-wake expects a
-    due time.
-    """
-    if job.next_run_at is None:
-        job.save(force_insert=True, using=using)
-        return False
-    return bool(engine.insert_job(job))
 
 
 def _guarded(using: str) -> AbstractContextManager[Any]:

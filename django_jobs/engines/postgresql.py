@@ -85,9 +85,11 @@ class Engine(base.Engine):
         return ids
 
     def insert_job(self, job: Job) -> bool:
-        """Insert the job and wake the workers in one prepared statement."""
+        """Insert the job and wake the workers in one prepared statement (if it is due:
+        a job waiting for its dependencies has no due time yet)."""
         connection = self.connection
-        wake = self.notifies() and job.next_run_at <= timezone.now()
+        due = job.next_run_at is not None and job.next_run_at <= timezone.now()
+        wake = self.notifies() and due
         params = rows.writer(Job, rows.insert_names(Job), connection)(job)
         if wake:
             params += [CHANNEL, job.queue]
