@@ -189,6 +189,12 @@ def claim_ctes(
     due jobs a priority at a time; it stops as soon as it has ``limit``.
     A materialised CTE runs the locking pick exactly once; inside IN (...)
     the planner may re-run it and take more rows than LIMIT.
+
+    The picked rows are updated through the primary key (``= ANY(ARRAY(...))``)
+    and the status is rechecked as ``(...) IS TRUE``, which no index serves:
+    without statistics (a table that grew from empty, not yet analyzed) the
+    planner takes ``status = 'pending'`` for a few rows and would read every
+    pending entry of the status index, dead ones included, on every claim.
     """
     qn = connection.ops.quote_name
     fields = Job._meta.concrete_fields
@@ -216,9 +222,9 @@ def claim_ctes(
         f"{qn('worker_id')} = %s, "
         f"{qn('attempts')} = {qn('attempts')} + 1, {qn('started_at')} = %s, "
         f"{qn('progress')} = NULL, {qn('progress_message')} = '', {qn('progress_at')} = NULL, "
-        f"{qn('last_run_at')} = %s, {qn('updated_at')} = %s FROM picked "
-        f"WHERE {table}.{pk} = picked.{pk} "
-        f"AND {table}.{qn('status')} = '{JobStatus.PENDING}' "
+        f"{qn('last_run_at')} = %s, {qn('updated_at')} = %s "
+        f"WHERE {table}.{pk} = ANY(ARRAY(SELECT {pk} FROM picked)) "
+        f"AND ({table}.{qn('status')} = '{JobStatus.PENDING}') IS TRUE "
         f"RETURNING {returning})"
     )
     args += [limit, limit, worker.pk, now, now, now]  # the pick's LIMIT, per priority and in all
@@ -327,8 +333,10 @@ def _finish_sql(connection) -> str:
 
     sql = _finish_sqls[connection.alias] = (
         f"v AS (SELECT * FROM unnest({unnest}) AS u({', '.join(names)})), "
+        # The batch's rows by primary key, whatever the statistics say (see claim_ctes).
         f"owned AS MATERIALIZED (SELECT j.id, j.cancel_requested FROM {job_table} j "
-        f"JOIN v ON v.id = j.id WHERE j.worker_id = %s AND j.status = '{JobStatus.RUNNING}' "
+        f"WHERE j.id = ANY(ARRAY(SELECT id FROM v)) AND (j.worker_id = %s) IS TRUE "
+        f"AND (j.status = '{JobStatus.RUNNING}') IS TRUE "
         # Jobs others wait for are left to completion.finish_left_out, which settles them.
         f"AND NOT j.has_dependents FOR UPDATE OF j), "
         f"done AS (UPDATE {job_table} AS j SET {', '.join(job_set(f) for f in job_fields)} "

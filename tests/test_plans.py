@@ -1,0 +1,72 @@
+"""PostgreSQL: the worker finds a batch's rows by primary key, whatever the statistics say.
+
+A job table that grew from empty has no statistics until it is analyzed
+(autovacuum may be off, and lags when on). The planner then takes
+``status = 'pending'`` or ``worker_id = ...`` for a handful of rows and reads
+the batch's rows through those indexes: every entry of every job processed so
+far, dead ones included, on each cycle, so a drain slows as it goes.
+"""
+
+import json
+
+import pytest
+from django.db import DatabaseError, connection
+
+from django_jobs import enqueue_many
+from django_jobs.engines import postgresql
+from django_jobs.worker import WorkerLoop
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's planner"),
+]
+
+# Indexes whose entries grow with every job a worker has taken or finished.
+GROWING = {"django_jobs_status_idx", "django_jobs_running_idx"}
+
+
+def _forget_statistics() -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM pg_statistic WHERE starelid = 'django_jobs_job'::regclass")
+    except DatabaseError:
+        pytest.skip("needs to drop the table's statistics (superuser)")
+
+
+def _indexes(node: dict) -> set[str]:
+    found = {node["Index Name"]} if "Index Name" in node else set()
+    for child in node.get("Plans", []):
+        found |= _indexes(child)
+    return found
+
+
+def _plan_indexes(sql: str, params) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    return _indexes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+
+
+def test_claims_and_completions_read_no_index_that_grows_with_the_drain(monkeypatch):
+    _forget_statistics()
+    enqueue_many([{} for _ in range(2000)], handler="noop")
+    sent: list[tuple[str, list]] = []
+
+    def recording(conn, sql, params):
+        sent.append((sql, list(params)))
+        return fetch_all(conn, sql, params)
+
+    fetch_all = postgresql.fetch_all
+    monkeypatch.setattr(postgresql, "fetch_all", recording)
+    assert WorkerLoop(listen=False, batch_size=50).run_once() == 2000
+    monkeypatch.undo()
+    cycles = [(sql, params) for sql, params in sent if "claimed AS" in sql or "done AS" in sql]
+    assert any("claimed AS" in sql for sql, _ in cycles)
+    assert any("done AS" in sql for sql, _ in cycles)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'django_jobs_job'")
+        assert cursor.fetchone()[0] == 0  # still no statistics: what is being tested
+    for sql, params in {sql: (sql, params) for sql, params in cycles}.values():
+        used = _plan_indexes(sql, params)
+        assert not used & GROWING, (used, sql[:80])
+        assert "django_jobs_job_pkey" in used
