@@ -334,11 +334,17 @@ def drain(
     extra: list[str] | None = None,
     count_statements: bool = False,
     sqlite_path: str = "",
+    singles: bool = False,
     log: Path,
 ) -> Drain:
+    """``singles``: filled by one ``enqueue()`` a job, drained at once (see ``singles_drain``)."""
     empty_queue(system, sqlite_path)
-    filled = client(system, "fill", str(jobs), str(fill_limit), sqlite_path=sqlite_path)["n"]
-    if not sqlite_path:
+    if singles:  # the client's warm-up job is in the queue too
+        one = client(system, "single", str(jobs - 1), str(fill_limit), sqlite_path=sqlite_path)
+        filled = one["n"] + 1
+    else:
+        filled = client(system, "fill", str(jobs), str(fill_limit), sqlite_path=sqlite_path)["n"]
+    if not sqlite_path and not singles:
         analyze(system)
     xacts_before = None if sqlite_path else transactions(system)
     counter = Counter(system, filled, sqlite_path)
@@ -378,6 +384,25 @@ def drain(
         # The driver's own polls are one transaction each (autocommit).
         result.transactions = transactions(system) - xacts_before - polls
     return result
+
+
+def singles_drain(system: System, opts: argparse.Namespace, log: Path) -> Drain:
+    """One process draining, right after ``opts.jobs`` one-at-a-time ``enqueue()`` calls.
+
+    First thing on a fresh database: the table grew from empty and nothing has
+    analyzed it, and no ANALYZE or CHECKPOINT runs between the fill and the
+    drain; a queue filled by a site's traffic between two autovacuum runs is
+    in that state. The other drains are filled in bulk and analyzed.
+    """
+    return drain(
+        system,
+        opts.jobs,
+        1,
+        limit=opts.drain_limit,
+        fill_limit=2 * opts.drain_limit,
+        singles=True,
+        log=log,
+    )
 
 
 def transactions(system: System) -> int:
@@ -557,6 +582,7 @@ class Row:
     bulk: float | None = None
     drain1: Drain | None = None
     drain2: Drain | None = None
+    drain_singles: Drain | None = None  # 1 process, right after a one-at-a-time fill
     p50: float | None = None
     p95: float | None = None
     stmts: float | None = None
@@ -570,6 +596,9 @@ class Row:
 def measure(system: System, opts: argparse.Namespace, log: Path) -> Row:
     row = Row(system.name)
     fresh_database(system)
+    row.drain_singles = singles_drain(system, opts, log)
+    if not row.drain_singles.complete:
+        row.notes.append(f"after a 1-by-1 fill: {row.drain_singles.jobs:,} jobs done in the limit")
     empty_queue(system)
     one = client(system, "single", str(opts.enqueue), str(opts.fill_limit))
     row.single = one["n"] / one["seconds"]
@@ -1093,6 +1122,7 @@ COLUMNS = [
     ("enqueue 1 by 1 (jobs/s)", "single", True, "{:,.0f}"),
     ("enqueue bulk (jobs/s)", "bulk", True, "{:,.0f}"),
     ("drain, 1 process (jobs/s)", "rate1", True, "{:,.0f}"),
+    ("drain after 1-by-1 fill, 1 process (jobs/s)", "rate_singles", True, "{:,.0f}"),
     ("drain, 2 processes (jobs/s)", "rate2", True, "{:,.0f}"),
     ("latency p50 (ms)", "p50", False, "{:,.1f}"),
     ("latency p95 (ms)", "p95", False, "{:,.1f}"),
@@ -1107,6 +1137,8 @@ def _value(row: Row, attr: str) -> float | None:
         return row.drain1.rate if row.drain1 else None
     if attr == "rate2":
         return row.drain2.rate if row.drain2 else None
+    if attr == "rate_singles":
+        return row.drain_singles.rate if row.drain_singles else None
     return getattr(row, attr)
 
 
@@ -1146,6 +1178,11 @@ def render(rows: list[Row], opts: argparse.Namespace) -> str:
         notes.append(
             f"- django-jobs, 1 process, against the raw SQL ceiling: {ours.drain1.rate / top:.2f}"
             + (f" ({ours.steady / top:.2f} from its first finished job)" if ours.steady else "")
+        )
+    if ours and ours.drain_singles and ours.drain1.rate:
+        notes.append(
+            "- django-jobs, 1 process, drained after a 1-by-1 fill (no ANALYZE) against"
+            f" bulk-filled and analyzed: {ours.drain_singles.rate / ours.drain1.rate:.2f}"
         )
     tasks_row = next((r for r in rows if r.name == "django.tasks" and r.drain1), None)
     if ours and tasks_row and ours.single and tasks_row.single and ours.drain1.rate:
