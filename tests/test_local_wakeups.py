@@ -4,10 +4,13 @@ Workers poll every LONG_POLL seconds here, far longer than any wait: only a
 wake-up makes them start a job in time.
 """
 
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -237,6 +240,26 @@ def test_no_listener_directory_at_all_is_fine(tmp_path, monkeypatch):
     job = enqueue("noop")
     assert Job.objects.filter(pk=job.pk).exists()
     assert not nowhere.exists()  # announcing creates nothing
+
+
+@needs_datagrams
+def test_nothing_is_sent_through_a_directory_that_is_not_this_user_s(monkeypatch):
+    top = Path(tempfile.mkdtemp(prefix="djw"))  # short: socket paths have a length limit
+    real, base = top / "real", top / "base"
+    real.mkdir()
+    base.symlink_to(real, target_is_directory=True)  # planted: a link, not our directory
+    monkeypatch.setattr(local, "_rooms", {})
+    monkeypatch.setattr(local, "_trusted", set())
+    monkeypatch.setattr(local, "_base", lambda: base)
+    sock, _ = _socket_in(local.room_of("default"))
+    try:
+        enqueue("noop")
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(100)
+    finally:
+        sock.close()
+        shutil.rmtree(top)
 
 
 # Pacing of an idle worker ------------------------------------------------------------

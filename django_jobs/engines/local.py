@@ -123,6 +123,10 @@ def _send(room: Path, payload: bytes) -> None:
         names = os.listdir(room)
     except FileNotFoundError:
         return  # no worker ever listened for this database here
+    if room not in _trusted:
+        if not (_owned(room.parent) and _owned(room)):
+            return  # somebody else's directory: tell it nothing
+        _trusted.add(room)  # nobody else can take a directory this user owns
     if _sender is None:
         _sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         _sender.setblocking(False)
@@ -172,10 +176,22 @@ def _make_room(room: Path) -> None:
     base = room.parent
     with contextlib.suppress(FileExistsError):
         base.mkdir(mode=0o700)
-    info = base.lstat()
-    if not stat.S_ISDIR(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
+    if not _owned(base):
         raise PermissionError(f"{base} is not a directory of this user's")
     room.mkdir(mode=0o700, exist_ok=True)
+    if not _owned(room):
+        raise PermissionError(f"{room} is not a directory of this user's")
+
+
+def _owned(directory: Path) -> bool:
+    """A real directory (not a link) of this user's."""
+    info = directory.lstat()
+    mine = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    return stat.S_ISDIR(info.st_mode) and mine
+
+
+# Rooms whose owner was checked once.
+_trusted: set[Path] = set()
 
 
 # Listening -------------------------------------------------------------------------
