@@ -281,10 +281,7 @@ def _insert_graph(
         statuses = dependencies.lock({pk for w in wirings.values() for pk in w.ids}, using)
         keyless = [i for i in range(len(planned)) if i not in keys]
         rows = [(prepared(i), *planned[i][1:]) for i in keyless]
-        inserted = _insert_all(rows, using) if rows else []
-        for job in inserted:
-            if job.pk is None:  # MySQL returns no ids from a bulk insert
-                job.save(force_insert=True, using=using)
+        inserted = _insert_all(rows, using, ids_needed=True) if rows else []
         jobs.update(zip(keyless, inserted, strict=True))
         created.update(keyless)
         by_key: dict[str, Job] = {}
@@ -337,8 +334,14 @@ def _hashable(key: tuple) -> tuple | None:
     return key
 
 
-def _insert_all(planned: list[tuple[Job, Any, str | None]], using: str) -> list[Job]:
-    """Insert (template, data, data's JSON) jobs in a few statements; the saved jobs."""
+def _insert_all(
+    planned: list[tuple[Job, Any, str | None]], using: str, ids_needed: bool = False
+) -> list[Job]:
+    """Insert (template, data, data's JSON) jobs in a few statements; the saved jobs.
+
+    Where a bulk insert returns no ids (MySQL), the jobs come back without them,
+    unless ``ids_needed``: then they are inserted one by one.
+    """
     connection = connections[using]
     names = columns.insert_names(Job)
     at = names.index("data")
@@ -356,7 +359,11 @@ def _insert_all(planned: list[tuple[Job, Any, str | None]], using: str) -> list[
     clone = columns.cloner(Job)
     if ids is None:  # MySQL: no RETURNING
         jobs = [clone(t, data=data) for t, data, _ in planned]
-        return Job.objects.using(using).bulk_create(jobs, batch_size=1000)
+        if not ids_needed:
+            return Job.objects.using(using).bulk_create(jobs, batch_size=1000)
+        for job in jobs:
+            job.save(force_insert=True, using=using)
+        return jobs
     jobs = [clone(t, id=pk, data=data) for (t, data, _), pk in zip(planned, ids, strict=True)]
     for job in jobs:
         job._state.adding = False

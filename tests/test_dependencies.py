@@ -287,3 +287,30 @@ def test_an_enqueue_without_dependencies_reads_no_link():
         enqueue_many([{}] * 3, handler="echo")
     assert not [q for q in queries if JobDependency._meta.db_table in q["sql"]]
     assert not [q for q in queries if "FOR UPDATE" in q["sql"]]
+
+
+def test_a_graph_is_inserted_once_where_bulk_inserts_return_no_ids(monkeypatch):
+    """MySQL returns no ids from a bulk insert: the graph's jobs are then inserted one by one,
+    each once (a second insert of rows the bulk insert had written made twins)."""
+    from django_jobs.engines import for_alias
+
+    engine = type(for_alias(connection.alias))
+    monkeypatch.setattr(engine, "has_copy", property(lambda self: False))
+    monkeypatch.setattr(engine, "insert_returning_ids", lambda self, model, fields, values: None)
+    features = connection.features
+    monkeypatch.delitem(features.__dict__, "can_return_rows_from_bulk_insert", raising=False)
+    monkeypatch.setattr(type(features), "can_return_rows_from_bulk_insert", False)
+    jobs = enqueue_many(
+        [
+            {"handler": "echo", "data": 1, "ref": "a"},
+            {"handler": "echo", "data": 2, "ref": "b"},
+            {"handler": "echo", "data": 3, "depends_on": ["a", "b"]},
+        ]
+    )
+    assert Job.objects.count() == 3
+    assert all(job.pk for job in jobs)
+    assert sorted(JobDependency.objects.values_list("depends_on_id", flat=True)) == sorted(
+        job.pk for job in jobs[:2]
+    )
+    run_jobs()
+    assert set(Job.objects.values_list("status", flat=True)) == {JobStatus.COMPLETED}
