@@ -4,7 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections  # noqa: F401 - read by skipif
+from django.db import connection  # noqa: F401 - read by skipif
 from django.utils import timezone
 
 import django_jobs
@@ -15,6 +15,7 @@ from django_jobs.exceptions import InvalidJob
 from django_jobs.models import Job, JobHistory, JobStatus
 from django_jobs.steering import purge_dead, requeue_dead
 from django_jobs.worker import WorkerLoop
+from tests.races import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -179,24 +180,7 @@ THREADS = 4
 
 
 def _race(target):
-    barrier = threading.Barrier(THREADS)
-    results, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(target())
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
+    return race(target, THREADS)
 
 
 @pytest.mark.skipif("connection.vendor == 'sqlite'", reason="SQLite has one writer at a time")

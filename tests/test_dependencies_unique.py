@@ -1,16 +1,16 @@
 """``enqueue_many`` items with both a unique key and dependencies (or dependents)."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections  # noqa: F401  (connection: the skipif)
+from django.db import connection  # noqa: F401  (the skipif reads it)
 from django.utils import timezone
 
 from django_jobs import enqueue, enqueue_many, steering
 from django_jobs.exceptions import DuplicateJob
 from django_jobs.models import Job, JobDependency, JobHistory, JobStatus
+from tests.races import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -154,24 +154,7 @@ THREADS = 8
 
 
 def _race(target):
-    barrier = threading.Barrier(THREADS)
-    results, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(target())
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
+    return race(target, THREADS)
 
 
 @pytest.mark.skipif("connection.vendor == 'sqlite'", reason="SQLite has one writer at a time")

@@ -1,18 +1,18 @@
 """Unique jobs: one live job per unique key, enforced by the database."""
 
 import subprocess
-import threading
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connection, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from django_jobs import enqueue, enqueue_many, steering
 from django_jobs.exceptions import DuplicateJob, InvalidJob, JobStateError
 from django_jobs.models import Job, JobStatus
+from tests.races import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -189,24 +189,7 @@ THREADS = 8
 
 
 def _race(target):
-    barrier = threading.Barrier(THREADS)
-    results, errors = [], []
-
-    def run():
-        try:
-            barrier.wait()
-            results.append(target())
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results, errors
+    return race(target, THREADS)
 
 
 @pytest.mark.skipif("connection.vendor == 'sqlite'", reason="SQLite has one writer at a time")
