@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.test import override_settings
 
-from django_jobs import autostart, enqueue
+from django_jobs import autostart, enqueue, enqueue_many
 from django_jobs.engines import for_alias, local
 from django_jobs.models import Job, JobStatus
 from django_jobs.worker import WorkerLoop
@@ -97,6 +97,11 @@ def test_a_rolled_back_transaction_does_not_swallow_the_next_wake_up(idle_worker
     with transaction.atomic():
         job = enqueue("noop")
     assert _wait(lambda: _done(job))
+
+
+def test_a_bulk_enqueue_wakes_the_worker(idle_worker):
+    jobs = enqueue_many([{"handler": "noop"}] * 30)
+    assert _wait(lambda: all(_done(job) for job in jobs))
 
 
 def test_a_job_for_other_queues_does_not_wake_the_worker(idle_worker):
