@@ -1066,10 +1066,31 @@ def _fresh_sqlite(system: System) -> str:
     return path
 
 
+def sqlite_enqueues(system: System, opts: argparse.Namespace, path: str) -> str:
+    """Enqueue 1 by 1 on SQLite, django-jobs beside huey's own SQLite storage: a note.
+
+    django-jobs as the README recommends (WAL, ``synchronous=NORMAL``), huey's
+    ``SqliteHuey`` at its defaults (WAL), each in a fresh file of this directory.
+    """
+    ours = client(system, "single", str(opts.enqueue), str(opts.fill_limit), sqlite_path=path)
+    theirs_path = str(RESULTS / "bench-huey.sqlite3")
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(theirs_path + suffix).unlink(missing_ok=True)
+    args = (str(opts.enqueue), str(opts.fill_limit))
+    theirs = client(SYSTEMS["huey"], "single", *args, sqlite_path=theirs_path)
+    rate, peer = ours["n"] / ours["seconds"], theirs["n"] / theirs["seconds"]
+    return (
+        f"enqueue 1 by 1 on SQLite: {rate:,.0f} jobs/s ({1e6 * ours['cpu'] / ours['n']:.0f} us"
+        f" CPU a job), huey's SqliteHuey {peer:,.0f} ({1e6 * theirs['cpu'] / theirs['n']:.0f} us):"
+        f" {rate / peer:.2f}x"
+    )
+
+
 def sqlite_row(opts: argparse.Namespace, log: Path) -> Row:
     system = SYSTEMS["django-jobs"]
     path = _fresh_sqlite(system)
     row = Row("django-jobs on SQLite")
+    row.notes.append(sqlite_enqueues(system, opts, path))
     row.drain1 = drain(
         system,
         opts.jobs,

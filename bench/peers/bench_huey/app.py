@@ -1,13 +1,14 @@
-"""huey with its SQL storage (peewee) on PostgreSQL through psycopg 3."""
+"""huey with its SQL storage (peewee) on PostgreSQL through psycopg 3; on SQLite its own
+SQLite storage (``SqliteHuey``, WAL by default), the one its documentation offers for SQLite."""
 
 from common import DB_NAME, PGHOST, PGPORT, PGUSER, SQLITE, record_start
+from huey import SqliteHuey
 from huey.contrib.sql_huey import SqlHuey
 
 if SQLITE:
-    url = f"sqlite:///{SQLITE}"
+    huey = SqliteHuey("bench", filename=SQLITE)
 else:
-    url = f"psycopg3://{PGUSER}@{PGHOST}:{PGPORT}/{DB_NAME}"
-huey = SqlHuey("bench", database=url)
+    huey = SqlHuey("bench", database=f"psycopg3://{PGUSER}@{PGHOST}:{PGPORT}/{DB_NAME}")
 
 
 @huey.task()
