@@ -33,6 +33,7 @@ from typing import Any
 
 from django.db import connections, router, transaction
 from django.db.models import Case, F, Value, When
+from django.utils import timezone
 
 from . import signals
 from .engines import notify
@@ -161,20 +162,29 @@ def lock(ids: Collection[int], using: str) -> dict[int, str]:
     transaction that inserts the dependents.
     """
     found: dict[int, tuple[str, str]] = {}
+    due: set[str] = set()
+    now = timezone.now()
     for part in _chunks(sorted(ids)):
         rows = (
             Job.objects.using(using)
             .filter(pk__in=part)
             .order_by("pk")
             .select_for_update()
-            .values_list("pk", "status", "schedule")
+            .values_list("pk", "status", "schedule", "queue", "next_run_at")
         )
-        found.update({pk: (status, schedule) for pk, status, schedule in rows})
+        for pk, status, schedule, queue, run_at in rows:
+            found[pk] = (status, schedule)
+            if status == JobStatus.PENDING and run_at is not None and run_at <= now:
+                due.add(queue)
     _refuse(ids, {pk: schedule for pk, (_, schedule) in found.items()})
     for part in _chunks(sorted(ids)):
         Job.objects.using(using).filter(pk__in=part, has_dependents=False).update(
             has_dependents=True
         )
+    if due:
+        # A claim skips locked rows (SKIP LOCKED): one made meanwhile passed these
+        # due jobs by. Announced on commit, they wait for no poll.
+        notify.job_available(due)
     return {pk: status for pk, (status, _) in found.items()}
 
 

@@ -126,6 +126,22 @@ def test_a_dependency_that_completes_wakes_its_dependents_worker(idle_worker):
     assert _wait(lambda: _done(jobs[-1]), timeout=SOON * 2)
 
 
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="SQLite's claims wait for the lock")
+def test_a_job_a_claim_skipped_while_a_dependent_locked_it_is_announced(idle_worker):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    first = enqueue("noop", run_at=timezone.now() + timedelta(seconds=0.3))  # due, unannounced
+    time.sleep(0.4)
+    with transaction.atomic():
+        enqueue("noop", depends_on=[first])  # locks ``first``
+        idle_worker._wake.set()  # a claim now skips it
+        time.sleep(0.3)
+        assert not idle_worker._wake.is_set()
+    assert _wait(lambda: _done(first))
+
+
 def test_trigger_and_retry_wake_the_worker(idle_worker):
     from datetime import timedelta
 
