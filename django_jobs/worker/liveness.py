@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import uuid
 from datetime import datetime, timedelta
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import DateTimeField, ExpressionWrapper, Q, Value
@@ -24,6 +27,9 @@ from ..dead import announce_failed
 from ..engines import for_alias
 from ..models import TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
 from ..retry import retry_at_configured
+
+if TYPE_CHECKING:
+    from .loop import WorkerLoop
 
 logger = logging.getLogger("django_jobs.worker")
 
@@ -138,3 +144,19 @@ def _fail_lost(job: Job, error: str, now: datetime, using: str) -> bool:
         job_id=job.pk, attempt=attempt, scheduled_for=slot, status=RunStatus.RUNNING
     ).update(**JobHistory.failed(now, error))
     return will_retry
+
+
+def stop_on_signals(worker: WorkerLoop) -> None:
+    """SIGTERM/SIGINT stop ``worker`` cleanly; a second one exits at once."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if worker.stopping:
+            # Leave at once; other workers recover the jobs still running
+            # here once this worker's heartbeat stops.
+            logger.warning("second signal: exiting now")
+            os._exit(1)
+        logger.info("signal %s: finishing in-flight jobs, then stopping", signum)
+        worker.stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

@@ -8,15 +8,12 @@ handlers. One iteration is ``loop(now)``, so tests drive it with a fixed time.
 from __future__ import annotations
 
 import logging
-import os
 import random
-import signal
 import threading
 import time
 from concurrent.futures import Executor
 from datetime import datetime
 from functools import partial
-from types import FrameType
 
 from django.db import connections, router
 from django.utils import timezone
@@ -201,19 +198,8 @@ class WorkerLoop:
         release.put_back(self.slots, self.row, timezone.now(), self.using)
 
     def install_signal_handlers(self) -> None:
-        """SIGTERM/SIGINT stop cleanly; a second one exits at once."""
-
-        def handle(signum: int, frame: FrameType | None) -> None:
-            if self.stopping:
-                # Leave at once; other workers recover the jobs still running
-                # here once this worker's heartbeat stops.
-                logger.warning("second signal: exiting now")
-                os._exit(1)
-            logger.info("signal %s: finishing in-flight jobs, then stopping", signum)
-            self.stop()
-
-        signal.signal(signal.SIGTERM, handle)
-        signal.signal(signal.SIGINT, handle)
+        """SIGTERM/SIGINT stop cleanly; a second one exits at once (``liveness``)."""
+        liveness.stop_on_signals(self)
 
     # One iteration -------------------------------------------------------------
 
