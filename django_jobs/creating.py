@@ -160,7 +160,7 @@ def enqueue(
     using = router.db_for_write(Job)
     if unique_key is not None or on_conflict != "return":
         return save_new_unique(job, unique_key, on_conflict)[0]
-    _announce([job], notified=for_alias(using).insert_job(job))
+    _announce([job], notified=for_alias(using).insert_job(job), using=using)
     return job
 
 
@@ -530,12 +530,12 @@ def _check_options(options: Mapping[str, Any], allowed: Iterable[str] = ()) -> N
         raise TypeError(f"unexpected job option(s): {', '.join(sorted(unknown))}")
 
 
-def _announce(jobs: list[Job], notified: bool = False) -> None:
+def _announce(jobs: list[Job], notified: bool = False, using: str | None = None) -> None:
     """``notified``: inserting them sent the NOTIFY; the other wake-ups are still due."""
     now = timezone.now()
     due_queues = {job.queue for job in jobs if job.next_run_at and job.next_run_at <= now}
     if due_queues:
-        notify.job_available(due_queues, notified=notified)
+        notify.job_available(due_queues, notified=notified, alias=using)
     for job in jobs:
         signals.job_enqueued.send(sender=Job, job=job)
 

@@ -222,6 +222,11 @@ def _in_process(alias: str) -> list[Waiter]:
     return [waiter for waiter in _waiters if waiter.alias == alias]
 
 
+def waiting(alias: str) -> bool:
+    """Whether a worker of this process waits for jobs of ``alias``."""
+    return any(waiter.alias == alias for waiter in _waiters)
+
+
 class Listener(threading.Thread):
     """Registers a worker of this process, and reads its socket where it has one.
 

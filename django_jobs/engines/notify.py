@@ -37,16 +37,22 @@ def enabled(alias: str | None = None) -> bool:
     return for_alias(alias or _alias()).notifies()
 
 
-def job_available(queues: Iterable[str] | None, *, notified: bool = False) -> None:
+def job_available(
+    queues: Iterable[str] | None, *, notified: bool = False, alias: str | None = None
+) -> None:
     """Tell listening workers that jobs in ``queues`` (None: any) are due.
 
-    ``notified``: the statement that made them due sent the NOTIFY already.
+    ``notified``: the statement that made them due sent the NOTIFY already;
+    ``alias``: the database they were written to (default: where jobs are written).
     """
-    alias = _alias()
+    alias = alias or _alias()
     engine = for_alias(alias)
+    notifies = engine.notifies()
     queues = sorted(set(queues)) if queues is not None else None
-    if engine.notifies() and not notified:
+    if notifies and not notified:
         engine.notify(queues if queues is not None else [ALL_QUEUES])
+    if notifies and not local.waiting(alias):
+        return  # the database wakes every worker; none in this process waits nearer
     local.announce(alias, queues)
 
 
