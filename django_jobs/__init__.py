@@ -54,6 +54,7 @@ def enqueue(
     limit_key: str | None = None,
     depends_on: Iterable[Job | int] | None = None,
     on_dependency_failure: str | None = None,
+    webhooks: Iterable[str] | None = None,
 ) -> Job:
     """Create a one-time job; see ``django_jobs.creating.enqueue``.
 
@@ -65,7 +66,8 @@ def enqueue(
     ``LIMITS`` (default: the handler's), ``limit_key`` the key it is counted by;
     ``depends_on``: jobs or ids it waits for (``on_dependency_failure``:
     ``"cancel"``, the default, or ``"run"`` when one of them fails for good or
-    is cancelled).
+    is cancelled); ``webhooks``: endpoints of ``WEBHOOKS`` its events go to
+    besides those whose filters match it.
     """
     from .creating import enqueue as _enqueue
 
@@ -86,6 +88,7 @@ def enqueue(
         limit_key=limit_key,
         depends_on=depends_on,
         on_dependency_failure=on_dependency_failure,
+        webhooks=webhooks,
     )
 
 
@@ -107,6 +110,7 @@ async def aenqueue(
     limit_key: str | None = None,
     depends_on: Iterable[Job | int] | None = None,
     on_dependency_failure: str | None = None,
+    webhooks: Iterable[str] | None = None,
 ) -> Job:
     """``enqueue`` for async code (an async view, a consumer), with the same options.
 
@@ -134,6 +138,7 @@ async def aenqueue(
         limit_key=limit_key,
         depends_on=depends_on,
         on_dependency_failure=on_dependency_failure,
+        webhooks=webhooks,
     )
 
 

@@ -39,8 +39,9 @@ from .validation import (
     clean_unique_key,
     data_json,
 )
+from .webhooks.config import clean_job_webhooks
 
-JOB_OPTIONS = ("queue", "priority", "timeout", "misfire_grace", "allow_overlap")
+JOB_OPTIONS = ("queue", "priority", "timeout", "misfire_grace", "allow_overlap", "webhooks")
 # Given when a job is created (default: the handler's limit), fixed once it exists.
 LIMIT_OPTIONS = ("limit", "limit_key")
 
@@ -87,6 +88,7 @@ def _one_time_values(
     allow_overlap: bool = False,
     limit: str | None = None,
     limit_key: str | None = None,
+    webhooks: Any = None,
 ) -> dict[str, Any]:
     """Every validated column of a job but its data and schedule."""
     handler_name = clean_handler(handler_name)
@@ -100,6 +102,7 @@ def _one_time_values(
         "timeout": clean_seconds("timeout", timeout),
         "misfire_grace": clean_seconds("misfire_grace", misfire_grace),
         "allow_overlap": bool(allow_overlap),
+        "webhooks": clean_job_webhooks(webhooks),
         "limit": limit,
         "limit_key": limit_key,
         "status": JobStatus.PENDING,
@@ -133,6 +136,7 @@ def enqueue(
     limit_key: str | None = None,
     depends_on: Iterable[Job | int] | None = None,
     on_dependency_failure: str | None = None,
+    webhooks: Iterable[str] | None = None,
 ) -> Job:
     """Create a one-time job; inside ``atomic()`` it exists once the transaction commits.
 
@@ -154,6 +158,7 @@ def enqueue(
         allow_overlap=allow_overlap,
         limit=limit,
         limit_key=limit_key,
+        webhooks=webhooks,
     )
     if depends_on is not None or on_dependency_failure is not None:
         return save_dependent(job, depends_on, on_dependency_failure, unique_key, on_conflict)[0]
@@ -656,6 +661,7 @@ def _apply_changes(job: Job, changes: Mapping[str, Any], now: datetime) -> set[s
         "timeout": lambda value: clean_seconds("timeout", value),
         "misfire_grace": lambda value: clean_seconds("misfire_grace", value),
         "allow_overlap": bool,
+        "webhooks": clean_job_webhooks,
     }
     cleaned = {
         field: cleaners[field](value) for field, value in changes.items() if field in cleaners

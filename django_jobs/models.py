@@ -195,6 +195,15 @@ class Job(models.Model):
     PROGRESS_MESSAGE_SIZE = 200
     progress_message = models.CharField(max_length=PROGRESS_MESSAGE_SIZE, blank=True, default="")
     progress_at = models.DateTimeField(null=True, blank=True)
+    # Endpoints of DJANGO_JOBS["WEBHOOKS"] this job's events go to beyond those whose
+    # filters match it, comma-separated (``webhooks.config.clean_job_webhooks``).
+    webhooks = models.CharField(
+        max_length=500,
+        blank=True,
+        default="",
+        help_text="Endpoints of DJANGO_JOBS['WEBHOOKS'] that get this job's events whatever "
+        "their filters, comma-separated.",
+    )
 
     objects = JobQuerySet.as_manager()
 

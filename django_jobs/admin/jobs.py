@@ -77,6 +77,7 @@ OPTION_LINES = (
     ("max_attempts", "priority"),
     ("queue", "allow_overlap"),
     ("timeout", "misfire_grace"),
+    ("webhooks",),
 )
 OPTION_FIELDS = tuple(field for line in OPTION_LINES for field in line)
 

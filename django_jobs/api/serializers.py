@@ -35,6 +35,7 @@ from ..validation import (
     clean_timezone,
     clean_unique_key,
 )
+from ..webhooks.config import job_webhooks
 from . import schema as _schema  # noqa: F401  (registers the OpenAPI extension)
 from .fields import (
     CleanedCharField,
@@ -125,6 +126,17 @@ class LinkedJobsField(serializers.ListField):
         return dependencies.dependent_ids(job)
 
 
+@extend_schema_field({"type": "array", "items": {"type": "string"}})
+class WebhookNamesField(serializers.Field):
+    """A job's own endpoints (``webhooks``), as a list."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(read_only=True, source="*", **kwargs)
+
+    def to_representation(self, job: Job) -> list[str]:
+        return sorted(job_webhooks(job.webhooks))
+
+
 class JobSerializer(serializers.ModelSerializer):
     """Everything on a job, plus its schedule in words and its next runs."""
 
@@ -134,6 +146,7 @@ class JobSerializer(serializers.ModelSerializer):
     next_runs = NextRunsField()
     depends_on = LinkedJobsField("depends_on", help_text="Ids of the jobs it waits for.")
     dependents = LinkedJobsField("dependents", help_text="Ids of the jobs that wait for it.")
+    webhooks = WebhookNamesField(help_text="Endpoints its events go to beyond the filters.")
 
     class Meta:
         model = Job
@@ -178,6 +191,7 @@ class JobSerializer(serializers.ModelSerializer):
             "progress",
             "progress_message",
             "progress_at",
+            "webhooks",
         ]
         read_only_fields = fields
 
@@ -314,6 +328,14 @@ class JobFieldsSerializer(StrictSerializer):
         max_value=TIMEOUT_MAX,
     )
     allow_overlap = serializers.BooleanField(required=False)
+    webhooks = serializers.ListField(
+        child=serializers.CharField(min_length=1, max_length=200),
+        required=False,
+        allow_null=True,
+        max_length=50,
+        help_text="Endpoints of DJANGO_JOBS['WEBHOOKS'] its events go to besides those whose "
+        "filters match it.",
+    )
 
 
 def service_errors(exc: ValueError) -> serializers.ValidationError:

@@ -22,7 +22,10 @@ from ..conf import jobs_settings
 
 EVENTS = ("job.succeeded", "job.failed", "job.dead", "job.cancelled")
 SECRET_PREFIX = "whsec_"
-ENDPOINT_KEYS = {"url", "secret", "events", "handlers", "queues"}
+ENDPOINT_KEYS = {"url", "secret", "events", "handlers", "queues", "named_only"}
+# How a job's own endpoints are stored in its ``webhooks`` column (names never hold it).
+SEPARATOR = ","
+WEBHOOKS_COLUMN = 500  # Job.webhooks' max_length
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -35,10 +38,17 @@ class Endpoint:
     events: frozenset[str]
     handlers: frozenset[str] | None = None
     queues: frozenset[str] | None = None
+    # Only jobs that name this endpoint (their ``webhooks``) send it their events.
+    named_only: bool = False
 
-    def wants(self, event: str, handler: str, queue: str) -> bool:
-        """Whether this endpoint subscribes to ``event`` for a job of ``handler`` on ``queue``."""
+    def wants(self, event: str, handler: str, queue: str, named: frozenset[str]) -> bool:
+        """Whether this endpoint gets ``event`` of a job of ``handler`` on ``queue`` that
+        names the endpoints ``named``: a job naming it gets its events whatever the filters."""
         if event not in self.events:
+            return False
+        if self.name in named:
+            return True
+        if self.named_only:
             return False
         if self.handlers is not None and handler not in self.handlers:
             return False
@@ -97,8 +107,10 @@ def problems() -> list[str]:
 
 def parse_endpoint(name: Any, spec: Any) -> Endpoint:
     where = f"DJANGO_JOBS['WEBHOOKS'][{name!r}]"
-    if not isinstance(name, str) or not name:
-        raise ImproperlyConfigured(f"{where}: endpoint names must be non-empty strings.")
+    if not isinstance(name, str) or not name or SEPARATOR in name:
+        raise ImproperlyConfigured(
+            f"{where}: endpoint names must be non-empty strings without {SEPARATOR!r}."
+        )
     if not isinstance(spec, Mapping):
         raise ImproperlyConfigured(f"{where} must be a dict with 'url', 'secret' and 'events'.")
     unknown = set(spec) - ENDPOINT_KEYS
@@ -111,7 +123,14 @@ def parse_endpoint(name: Any, spec: Any) -> Endpoint:
         events=_events(where, spec.get("events")),
         handlers=_names(where, "handlers", spec.get("handlers")),
         queues=_names(where, "queues", spec.get("queues")),
+        named_only=_flag(where, "named_only", spec.get("named_only", False)),
     )
+
+
+def _flag(where: str, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ImproperlyConfigured(f"{where}: {key!r} must be True or False.")
+    return value
 
 
 def _url(where: str, url: Any) -> str:
@@ -174,3 +193,44 @@ def allowed_networks() -> list[Network]:
                 f"DJANGO_JOBS['WEBHOOK_ALLOWED_NETWORKS']: {item!r} is not an address or network."
             ) from None
     return networks
+
+
+# A job's own endpoints ---------------------------------------------------------------
+
+
+def clean_job_webhooks(value: Any) -> str:
+    """Names of configured endpoints a job's events also go to, as its column stores them.
+
+    A list of names (or one string of comma-separated names); an unknown name is
+    refused with ``InvalidJob("webhooks")``, so a typo never silences a webhook.
+    """
+    from ..exceptions import InvalidJob
+
+    if value is None or value == "" or value == []:
+        return ""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(SEPARATOR) if part.strip()]
+    if not isinstance(value, list | tuple | set | frozenset) or not all(
+        isinstance(n, str) and n for n in value
+    ):
+        raise InvalidJob("webhooks", "a list of endpoint names from DJANGO_JOBS['WEBHOOKS']")
+    try:
+        known = {e.name for e in endpoints()}
+    except ImproperlyConfigured as exc:
+        raise InvalidJob("webhooks", f"the webhook settings are broken: {exc}") from None
+    unknown = [name for name in value if name not in known]
+    if unknown:
+        raise InvalidJob(
+            "webhooks",
+            f"no endpoint {', '.join(map(repr, unknown))} in DJANGO_JOBS['WEBHOOKS']"
+            + (f" (configured: {', '.join(sorted(known))})" if known else ""),
+        )
+    stored = SEPARATOR.join(sorted(set(value)))
+    if len(stored) > WEBHOOKS_COLUMN:
+        raise InvalidJob("webhooks", f"at most {WEBHOOKS_COLUMN} characters of names in all")
+    return stored
+
+
+def job_webhooks(stored: str) -> frozenset[str]:
+    """The names a job's ``webhooks`` column holds."""
+    return frozenset(stored.split(SEPARATOR)) if stored else frozenset()

@@ -63,7 +63,11 @@ def announce(event: str, job: Any, details: dict[str, Any]) -> None:
     """Enqueue, after the current transaction commits, a delivery to each subscribed endpoint."""
     if job.handler == DELIVER:
         return
-    targets = [e.name for e in config.endpoints() if e.wants(event, job.handler, job.queue)]
+    configured = config.endpoints()
+    if not configured:
+        return
+    named = config.job_webhooks(job.webhooks)
+    targets = [e.name for e in configured if e.wants(event, job.handler, job.queue, named)]
     if not targets:
         return
     payload = build_payload(event, job, details)
