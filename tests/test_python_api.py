@@ -231,6 +231,7 @@ def test_enqueue_keywords_are_typed_in_its_signature(fn):
         "limit_key",
         "depends_on",
         "on_dependency_failure",
+        "webhooks",
     }
     hints = typing.get_type_hints(fn, localns={"Job": Job})
     assert hints["priority"] == int | None and hints["allow_overlap"] is bool

@@ -60,6 +60,10 @@ class CleanedIntegerField(CleanedMixin, serializers.IntegerField):
     pass
 
 
+class CleanedListField(CleanedMixin, serializers.ListField):
+    pass
+
+
 class CleanedFloatField(CleanedMixin, serializers.FloatField):
     pass
 

@@ -35,12 +35,14 @@ from ..validation import (
     clean_timezone,
     clean_unique_key,
 )
-from ..webhooks.config import job_webhooks
+from ..webhooks.config import clean_job_webhooks, job_webhooks
+from ..webhooks.config import names_schema as webhook_names_schema
 from . import schema as _schema  # noqa: F401  (registers the OpenAPI extension)
 from .fields import (
     CleanedCharField,
     CleanedFloatField,
     CleanedIntegerField,
+    CleanedListField,
     DataField,
     InstantField,
 )
@@ -328,14 +330,21 @@ class JobFieldsSerializer(StrictSerializer):
         max_value=TIMEOUT_MAX,
     )
     allow_overlap = serializers.BooleanField(required=False)
-    webhooks = serializers.ListField(
+    webhooks = _optional(
+        CleanedListField,
+        clean=lambda value: _webhook_names(value),
+        schema=webhook_names_schema,
         child=serializers.CharField(min_length=1, max_length=200),
-        required=False,
-        allow_null=True,
-        max_length=50,
         help_text="Endpoints of DJANGO_JOBS['WEBHOOKS'] its events go to besides those whose "
         "filters match it.",
     )
+
+
+def _webhook_names(value: Any) -> str:
+    """A list of configured endpoint names (one string of them is refused: say a list)."""
+    if isinstance(value, str):
+        raise InvalidJob("webhooks", "a list of endpoint names from DJANGO_JOBS['WEBHOOKS']")
+    return clean_job_webhooks(value)
 
 
 def service_errors(exc: ValueError) -> serializers.ValidationError:

@@ -234,3 +234,12 @@ def clean_job_webhooks(value: Any) -> str:
 def job_webhooks(stored: str) -> frozenset[str]:
     """The names a job's ``webhooks`` column holds."""
     return frozenset(stored.split(SEPARATOR)) if stored else frozenset()
+
+
+def names_schema() -> dict[str, Any]:
+    """The OpenAPI keywords of a ``webhooks`` list: the configured names, or nothing."""
+    try:
+        names = sorted(e.name for e in endpoints())
+    except ImproperlyConfigured:
+        names = []
+    return {"items": {"type": "string", "enum": names}} if names else {"maxItems": 0}
