@@ -1,4 +1,5 @@
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -8,6 +9,12 @@ from django.db import connection
 from django_jobs.registry import registry
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A suite started in the background of a shell without job control (``cmd &``
+# in a script, ``nohup``) inherits SIGINT ignored, and so would every server and
+# worker the tests start: the tests that press Ctrl-C on them would wait in vain.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _worker_env():
