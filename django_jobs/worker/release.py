@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db import transaction
 
 from .. import dependencies
-from ..dead import announce, announce_failed
+from ..dead import announce_failed
 from ..engines import for_alias
 from ..models import TRANSITION_FIELDS, Job, JobHistory, Worker
 from .slots import InFlight, Slots
@@ -37,8 +37,8 @@ def put_back(slots: Slots, row: Worker | None, now: datetime, using: str) -> Non
         ended = [job.pk for job in jobs if job.is_finished]
         if ended:
             dependencies.settle_rows(ended, using, now)
+    # A job given back never started: it failed nothing and cannot have died.
     announce_failed((job, will_retry) for job, will_retry in released if will_retry is not None)
-    announce(job for job, will_retry in released if will_retry is None)  # none: never started
     slots.clear()
     logger.warning("put back unfinished jobs count=%d", len(jobs))
 
