@@ -32,13 +32,14 @@ from ..outcomes import KEPT, KEPT_UNLESS_FAILED, Finished, settle_tentatively
 from . import base, claiming, completion, rows
 from .completion import HISTORY_FIELDS
 from .notify import CHANNEL
+from .one_row import insert_one
 
 
 class Engine(base.Engine):
     def __init__(self, alias: str) -> None:
         super().__init__(alias)
         self._finish_sql: str | None = None
-        self._insert_sqls: dict[bool, str] = {}
+        self._waking_sqls: dict[str, str] = {}  # an insert -> it and a NOTIFY
 
     def fetch_all(self, sql: str, params: Sequence[Any]) -> list[tuple]:
         return fetch_all(self.connection, sql, params)
@@ -90,19 +91,18 @@ class Engine(base.Engine):
         connection = self.connection
         due = job.next_run_at is not None and job.next_run_at <= timezone.now()
         wake = self.notifies() and due
-        params = rows.writer(Job, rows.insert_names(Job), connection)(job)
+        sql, params = insert_one(connection, Job, job, cast=True)
         if wake:
+            sql = self._waking(sql)
             params += [CHANNEL, job.queue]
-        rows.mark_saved(job, self.fetch_all(self._insert_sql(wake), params)[0][0], self.alias)
+        rows.mark_saved(job, self.fetch_all(sql, params)[0][0], self.alias)
         return True
 
-    def _insert_sql(self, wake: bool) -> str:
-        sql = self._insert_sqls.get(wake)
+    def _waking(self, insert: str) -> str:
+        sql = self._waking_sqls.get(insert)
         if sql is None:
-            sql = rows.insert_one_sql(self.connection, Job, cast=True)
-            if wake:
-                sql = f"WITH added AS ({sql}) SELECT id, pg_notify(%s, %s) FROM added"
-            self._insert_sqls[wake] = sql
+            sql = f"WITH added AS ({insert}) SELECT id, pg_notify(%s, %s) FROM added"
+            self._waking_sqls[insert] = sql
         return sql
 
     def table_estimate(self, model: type[Model]) -> int | None:

@@ -270,23 +270,6 @@ def insert_names(model: type[Model]) -> list[str]:
 _insert_names: dict[type[Model], list[str]] = {}
 
 
-def insert_one_sql(connection: BaseDatabaseWrapper, model: type[Model], cast: bool) -> str:
-    """``INSERT`` of one row of ``insert_names`` values, ``RETURNING`` its id.
-
-    Build it once per engine: compiling it (as ``save()`` does on every call)
-    costs more Python time than the database spends inserting the row.
-    ``cast``: each value is cast to its column's type (PostgreSQL).
-    """
-    qn = connection.ops.quote_name
-    meta = model._meta
-    fields = [meta.get_field(name) for name in insert_names(model)]
-    casts = [f"::{f.db_type(connection)}" if cast else "" for f in fields]
-    return (
-        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(f'%s{c}' for c in casts)}) RETURNING {qn(meta.pk.column)}"
-    )
-
-
 def mark_saved(obj: Model, pk: Any, using: str) -> None:
     """What ``save()`` leaves on an object it inserted: its id, and that it is in ``using``."""
     obj.pk = pk

@@ -17,20 +17,14 @@ from ..claimed import Claimed
 from ..models import Job, JobStatus, LimitKey, Worker
 from . import base, claiming, rows
 from .claiming import CLAIM_INDEX
+from .one_row import insert_one
 
 
 class Engine(base.Engine):
-    def __init__(self, alias: str) -> None:
-        super().__init__(alias)
-        self._insert_sql: str | None = None
-
     def insert_job(self, job: Job) -> bool:
-        """One ``INSERT ... RETURNING``, built once (see ``rows.insert_one_sql``)."""
-        connection = self.connection
-        if self._insert_sql is None:
-            self._insert_sql = rows.insert_one_sql(connection, Job, cast=False)
-        params = rows.writer(Job, rows.insert_names(Job), connection)(job)
-        rows.mark_saved(job, self.fetch_all(self._insert_sql, params)[0][0], self.alias)
+        """One ``INSERT ... RETURNING`` (see ``one_row``)."""
+        sql, params = insert_one(self.connection, Job, job, cast=False)
+        rows.mark_saved(job, self.fetch_all(sql, params)[0][0], self.alias)
         return False
 
     def update_builder(self) -> rows.UpdateBuilder:
