@@ -191,13 +191,14 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
         handler_name = merged.pop("handler", None)
         if "schedule" in merged:
             raise InvalidJob("schedule", "enqueue_many creates one-time jobs; use schedule()")
-        allowed = ("data", "name", "run_at", "max_attempts", *UNIQUE, *GRAPH, *LIMIT_OPTIONS)
-        _check_options(merged, allowed=allowed)
+        if not merged.keys() <= MANY_OPTIONS:
+            _check_options(merged, allowed=MANY_OPTIONS)
         data = merged.pop("data", None)
-        unique = {name: merged.pop(name) for name in UNIQUE if name in merged}
-        wiring = {name: merged.pop(name) for name in GRAPH if name in merged}
-        if wiring:
-            graph[index] = wiring
+        unique = None
+        if not merged.keys().isdisjoint(UNIQUE):  # thousands of plain jobs skip both
+            unique = {name: merged.pop(name) for name in UNIQUE if name in merged}
+        if not merged.keys().isdisjoint(GRAPH):
+            graph[index] = {name: merged.pop(name) for name in GRAPH if name in merged}
         try:
             key = _hashable((handler_name, *sorted(merged.items())))
             template = templates.get(key) if key is not None else None
@@ -226,6 +227,10 @@ def enqueue_many(jobs: Iterable[Mapping[str, Any]], **defaults: Any) -> list[Job
 
 UNIQUE = ("unique_key", "on_conflict")
 GRAPH = ("depends_on", "on_dependency_failure", "ref")
+# What an item of enqueue_many may hold besides "handler".
+MANY_OPTIONS = frozenset(
+    ("data", "name", "run_at", "max_attempts", *JOB_OPTIONS, *UNIQUE, *GRAPH, *LIMIT_OPTIONS)
+)
 
 
 def _insert_graph(
