@@ -120,4 +120,5 @@ def _literal(connection: BaseDatabaseWrapper, value: Any) -> str:
     # The database's own spelling of a constant, as its migrations write defaults
     # (not entered: SQLite refuses a schema editor inside a transaction).
     connection.ensure_connection()
-    return connection.schema_editor(collect_sql=True).quote_value(value)
+    quoted = connection.schema_editor(collect_sql=True).quote_value(value)
+    return quoted.decode() if isinstance(quoted, bytes) else quoted  # mysqlclient: bytes
