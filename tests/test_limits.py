@@ -199,6 +199,36 @@ def test_a_worker_runs_limited_and_plain_jobs_to_the_end():
     assert JobHistory.objects.count() == 18
 
 
+def test_only_finished_limited_jobs_are_written_ahead_of_the_limited_pass(monkeypatch):
+    """Their outcomes free limit slots; the others wait for the claim's own round trip."""
+    from django_jobs.outcomes import Outcome
+    from django_jobs.worker import claiming as worker_claiming
+
+    ahead = []
+    write_ahead = worker_claiming._write_outcomes
+
+    def spy(worker, now):
+        ahead.append(sorted(item.job.limit for item in worker.outbox.items))
+        write_ahead(worker, now)
+
+    monkeypatch.setattr(worker_claiming, "_write_outcomes", spy)
+    loop = WorkerLoop(listen=False, concurrency=4)
+    loop.start()
+    try:
+        for limit in ("", "pair"):
+            enqueue("noop", limit=limit or None)
+            now = timezone.now()
+            loop.limits_first = True  # this claim: the plain pass first
+            [claimed] = worker_claiming.claim(loop, 4, now)
+            loop.outbox.add(claimed, Outcome(claimed.job.pk, True, now, now, 0))
+            worker_claiming.claim(loop, 4, now)  # the limited pass first
+            assert not loop.outbox  # written, ahead or with the claim
+            assert Job.objects.get(pk=claimed.job.pk).status == JobStatus.COMPLETED
+    finally:
+        loop.shutdown(grace=None)
+    assert ahead == [["pair"]]  # the unlimited outcome went with the claim
+
+
 def test_a_limited_job_waits_and_never_loses_an_attempt():
     enqueue_many([{"handler": "noop", "limit": "three_a_minute"} for _ in range(5)])
     assert WorkerLoop(listen=False).run_once() == 3

@@ -36,8 +36,10 @@ def claim(worker: WorkerLoop, free: int, now: datetime) -> list[Claimed]:
     if not jobs_settings.LIMITS:
         return _claim(worker, free, now)
     worker.limits_first = first = not worker.limits_first
-    if first and worker.outbox:
-        _write_outcomes(worker, now)  # finished limited jobs free their slots first
+    if first and any(item.job.limit for item in worker.outbox.items):
+        # Finished limited jobs free their slots first; other outcomes change no
+        # limit's count and go with the claim below, in the same round trip.
+        _write_outcomes(worker, now)
     limited = _claim_limited(worker, free, now) if first else []
     records = _claim(worker, free - len(limited), now) if free > len(limited) else []
     if not first and free > len(records):
