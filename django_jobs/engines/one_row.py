@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
-from operator import attrgetter, ne
+from operator import ne
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -21,8 +21,8 @@ from django.db.models import Field, Model
 
 from . import rows
 
-# (model, vendor, cast) -> (reads the literal candidates, their defaults)
-_plans: dict[tuple, tuple[Callable[[Any], tuple], tuple]] = {}
+# (model, vendor, cast) -> (the literal candidates, a reader of their values, their defaults)
+_plans: dict[tuple, tuple[list[Field], Callable[[Any], tuple], tuple]] = {}
 # (model, vendor, cast, which candidates differ) -> (statement, fields sent as parameters)
 _statements: dict[tuple, tuple[str, list[str]]] = {}
 
@@ -39,12 +39,17 @@ def insert_one(
     plan = _plans.get(plan_key)
     if plan is None:
         plan = _plans[plan_key] = _plan(model)
-    read, defaults = plan
+    candidates, read, defaults = plan
     differs = tuple(map(ne, read(obj), defaults))
     key = (*plan_key, differs)
     built = _statements.get(key)
     if built is None:
-        built = _statements[key] = _statement(connection, model, cast, differs)
+        kept = [
+            (f, d)
+            for f, d, changed in zip(candidates, defaults, differs, strict=True)
+            if not changed
+        ]
+        built = _statements[key] = _statement(connection, model, cast, kept)
     sql, sent = built
     return sql, rows.writer(model, sent, connection)(obj)
 
@@ -77,26 +82,19 @@ def _default(field: Field) -> Any:
 _NOT_CONSTANT = object()
 
 
-def _plan(model: type[Model]) -> tuple[Callable[[Any], tuple], tuple]:
+def _plan(model: type[Model]) -> tuple[list[Field], Callable[[Any], tuple], tuple]:
     fields = _candidates(model)
-    attnames = [field.attname for field in fields]
-    defaults = tuple(_default(field) for field in fields)
-    if len(attnames) == 1:
-        get = attrgetter(attnames[0])
-        return (lambda obj: (get(obj),)), defaults
-    return attrgetter(*attnames), defaults
+    read = rows.tuple_reader([field.attname for field in fields])
+    return fields, read, tuple(_default(field) for field in fields)
 
 
 def _statement(
-    connection: BaseDatabaseWrapper, model: type[Model], cast: bool, differs: tuple
+    connection: BaseDatabaseWrapper, model: type[Model], cast: bool, kept: list[tuple[Field, Any]]
 ) -> tuple[str, list[str]]:
+    """``kept``: the (field, default) pairs whose value is the default, spelled as literals."""
     meta = model._meta
     qn = connection.ops.quote_name
-    literal = {
-        field.name: _literal(connection, _default(field))
-        for field, changed in zip(_candidates(model), differs, strict=True)
-        if not changed
-    }
+    literal = {field.name: _literal(connection, default) for field, default in kept}
     fields = [field for field in meta.concrete_fields if not field.primary_key]
     sent = [field.name for field in fields if field.name not in literal]
     marks = [

@@ -45,7 +45,7 @@ def writer(
         fields = [model._meta.get_field(name) for name in names]
         attnames = [field.attname for field in fields]
         # attrgetter reads every attribute in C; only JSON and datetimes need Python.
-        read = attrgetter(*attnames) if len(attnames) > 1 else _single(attnames[0])
+        read = tuple_reader(attnames)
         json_at = [i for i, field in enumerate(fields) if _kind(field) == _JSON]
         datetime_at = [i for i, field in enumerate(fields) if _kind(field) == _DATETIME]
         layout = _layouts[key] = (read, json_at, datetime_at)
@@ -69,9 +69,13 @@ def writer(
     return values
 
 
-def _single(attname: str) -> Callable[[Any], tuple]:
-    get = attrgetter(attname)
-    return lambda obj: (get(obj),)
+def tuple_reader(attnames: Sequence[str]) -> Callable[[Any], tuple]:
+    """A function giving an object's ``attnames`` as a tuple, read in C by ``attrgetter``
+    (which, given one name, returns the bare value: wrapped here)."""
+    if len(attnames) == 1:
+        get = attrgetter(attnames[0])
+        return lambda obj: (get(obj),)
+    return attrgetter(*attnames)
 
 
 def reader(
