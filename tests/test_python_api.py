@@ -253,3 +253,11 @@ def test_enqueue_keywords_all_reach_the_job():
     job.refresh_from_db()
     assert (job.name, job.next_run_at, job.max_attempts) == ("typed", when, 4)
     assert (job.queue, job.priority, job.timeout, job.allow_overlap) == ("mail", 7, 2.5, True)
+
+
+def test_enqueue_many_refuses_an_unknown_option_and_writes_nothing():
+    with pytest.raises(TypeError, match=r"unexpected job option.*colour"):
+        enqueue_many([{"handler": "echo"}, {"handler": "echo", "colour": "red"}])
+    with pytest.raises(TypeError, match=r"unexpected job option.*colour"):
+        enqueue_many([{}], handler="echo", colour="red")
+    assert not Job.objects.exists()
