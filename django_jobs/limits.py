@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models import Count, Min, Q, Sum
 
 from .claimed import Claimed
 from .conf import jobs_settings
@@ -239,18 +239,9 @@ def _candidates(
     a lock: that count can only be too high (jobs finish), never too low, since
     new runs of the group start only under its lock.
     """
-    due = Job.objects.using(using).filter(
-        status=JobStatus.PENDING, paused=False, next_run_at__lte=now
-    )
-    if queues:
-        due = due.filter(queue__in=queues)
-    groups = (
-        due.exclude(limit="")
-        .values_list("limit", "limit_key")
-        .annotate(top=Max("priority"), first=Min("next_run_at"))
-        .order_by("-top", "first")[:GROUPS_PER_PASS]
-    )
-    found = [(name, key) for name, key, _, _ in groups]
+    from .engines import for_alias
+
+    found = for_alias(using).limit_groups(queues, now, GROUPS_PER_PASS)
     if not found:
         return []
     running = _running(using, {name for name, _ in found})
