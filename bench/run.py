@@ -980,7 +980,7 @@ def limit_drains(opts: argparse.Namespace, log: Path) -> list[str]:
     """
     system = LimitSystem(**{**SYSTEMS["django-jobs"].__dict__})
     fresh_database(system)
-    n = 200 if opts.smoke else (2_000 if opts.quick else 8_000)
+    n = 200 if opts.smoke else (2_000 if opts.quick else 20_000)
     lines = [
         "| drain (2 procs) | jobs | unlimited done in | unlimited jobs/s"
         " | unlimited jobs/s from their first start | all done in | limited jobs/s | starts/s |",

@@ -241,26 +241,21 @@ def _candidates(
     """
     from .engines import for_alias
 
-    found = for_alias(using).limit_groups(queues, now, GROUPS_PER_PASS)
-    if not found:
-        return []
-    running = _running(using, {name for name, _ in found})
+    groups = for_alias(using).limit_groups(queues, now, GROUPS_PER_PASS)
     return [
         (name, key)
-        for name, key in found
+        for name, key, running in groups
         if name not in limits
         or limits[name].concurrency is None
-        or running.get((name, key), 0) < limits[name].concurrency  # type: ignore[operator]
+        or running < limits[name].concurrency  # type: ignore[operator]
     ]
 
 
 def _running(using: str, names: set[str] | None = None) -> dict[tuple[str, str], int]:
     """Running jobs by (limit, key)."""
-    rows = Job.objects.using(using).filter(status=JobStatus.RUNNING).exclude(limit="")
-    if names is not None:
-        rows = rows.filter(limit__in=names)
-    counts = rows.values_list("limit", "limit_key").annotate(n=Count("id")).order_by()
-    return {(name, key): n for name, key, n in counts}
+    from .engines import for_alias
+
+    return for_alias(using).running_limited(names)
 
 
 def _room(

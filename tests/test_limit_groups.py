@@ -33,7 +33,8 @@ def jobs(count, **options):
 
 
 def groups(queues=None, now=None, count=50):
-    return for_alias("default").limit_groups(queues, now or timezone.now(), count)
+    found = for_alias("default").limit_groups(queues, now or timezone.now(), count)
+    return [(name, key) for name, key, _ in found]
 
 
 def test_only_groups_with_due_runnable_pending_jobs_most_urgent_first():
@@ -86,6 +87,17 @@ def test_many_keys_are_walked_in_urgency_order_up_to_the_count():
     assert {priorities[key] for _, key in found} == {9, 8, 7, 6, 5}
 
 
+def test_each_group_comes_with_its_running_jobs():
+    jobs(4, limit="pair", limit_key="a")
+    jobs(3, limit="pair", limit_key="b", priority=1)
+    plain = jobs(2)
+    started = Job.objects.filter(limit_key="a")[:2]
+    Job.objects.filter(pk__in=[j.pk for j in started]).update(status=JobStatus.RUNNING)
+    Job.objects.filter(pk__in=[j.pk for j in plain]).update(status=JobStatus.RUNNING)
+    found = for_alias("default").limit_groups(None, timezone.now(), 50)
+    assert found == [("pair", "b", 0), ("pair", "a", 2)]
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's loose index scan")
 def test_postgresql_agrees_with_the_generic_grouping():
     enqueue_many(
@@ -100,7 +112,7 @@ def test_postgresql_agrees_with_the_generic_grouping():
     assert isinstance(engine, postgresql.Engine)
     generic = base.Engine.limit_groups(engine, None, now, 50)
     assert engine.limit_groups(None, now, 50) == generic
-    assert generic[0] == ("pair", "top") and len(generic) == 15
+    assert generic[0] == ("pair", "top", 0) and len(generic) == 15
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's loose index scan")

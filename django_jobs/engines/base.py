@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Max, Min, Model
+from django.db.models import Count, Max, Min, Model
 
 from . import claiming, completion, rows
 
@@ -186,8 +186,9 @@ class Engine:
 
     def limit_groups(
         self, queues: Sequence[str] | None, now: datetime, count: int
-    ) -> list[tuple[str, str]]:
-        """Up to ``count`` (limit, key) groups with due jobs, the most urgent job's first.
+    ) -> list[tuple[str, str, int]]:
+        """Up to ``count`` (limit, key) groups with due jobs, the most urgent job's first,
+        each with its running jobs.
 
         Groups every due limited job: its cost grows with the jobs waiting,
         which a database with a loose index scan avoids (``postgresql``).
@@ -205,7 +206,19 @@ class Engine:
             .annotate(top=Max("priority"), first=Min("next_run_at"))
             .order_by("-top", "first")[:count]
         )
-        return [(name, key) for name, key, _, _ in groups]
+        found = [(name, key) for name, key, _, _ in groups]
+        running = self.running_limited({name for name, _ in found}) if found else {}
+        return [(name, key, running.get((name, key), 0)) for name, key in found]
+
+    def running_limited(self, names: set[str] | None = None) -> dict[tuple[str, str], int]:
+        """Running limited jobs by (limit, key), of the limits ``names`` or of all."""
+        from ..models import Job, JobStatus
+
+        rows = Job.objects.using(self.alias).filter(status=JobStatus.RUNNING).exclude(limit="")
+        if names is not None:
+            rows = rows.filter(limit__in=names)
+        counts = rows.values_list("limit", "limit_key").annotate(n=Count("id")).order_by()
+        return {(name, key): n for name, key, n in counts}
 
     def claim_limited(
         self,

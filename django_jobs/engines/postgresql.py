@@ -138,10 +138,24 @@ class Engine(base.Engine):
 
     def limit_groups(
         self, queues: Sequence[str] | None, now: datetime, count: int
-    ) -> list[tuple[str, str]]:
-        # One index probe a group, however many jobs wait in it.
+    ) -> list[tuple[str, str, int]]:
+        # One index probe a group, however many jobs wait in it; running counts included.
         sql, params = limit_groups_sql(queues, now, count, self.connection)
-        return [(name, key) for name, key in self.fetch_all(sql, params)]
+        return [(name, key, running) for name, key, running in self.fetch_all(sql, params)]
+
+    def claim_limited(
+        self,
+        worker: Worker,
+        queues: Sequence[str] | None,
+        limit: str,
+        key: str,
+        count: int,
+        now: datetime,
+    ) -> list[Claimed]:
+        # Pick, mark running and write history in one statement, as the plain claim does.
+        ctes, args, select = claim_ctes(worker, queues, count, now, self.connection, (limit, key))
+        found = self.fetch_all(f"WITH {ctes} {select}", args)
+        return claiming.rows_to_claimed(found, worker, now, self.alias)
 
     def finish(self, worker: Worker, by_id: dict[int, Finished], now: datetime) -> list[Finished]:
         """Lock what this worker still holds, update jobs and history, in one statement."""
@@ -184,10 +198,18 @@ class Engine(base.Engine):
 
 
 def claim_ctes(
-    worker: Worker, queues: Sequence[str] | None, limit: int, now: datetime, connection
+    worker: Worker,
+    queues: Sequence[str] | None,
+    limit: int,
+    now: datetime,
+    connection,
+    limited: tuple[str, str] | None = None,
 ) -> tuple[str, list, str]:
     """The claim as CTEs (``levels``, ``picked``, ``claimed``, ``hist``) and the
     SELECT of its rows; the statement starts ``WITH RECURSIVE``.
+
+    With ``limited`` = (limit, key), only that group's jobs, read in claim
+    order straight from the limited index (``limits.claim``, under the key's lock).
 
     The claim index leads with priority, so one scan for the most urgent due
     jobs would step over every not-yet-due job of a higher priority (100,000
@@ -209,22 +231,35 @@ def claim_ctes(
     # Statuses are written into the text, not bound: a prepared statement's
     # generic plan can use the partial index only when it sees 'pending'.
     # Limited jobs are not in the claim index: ``limits.claim`` takes them.
-    pending = f"{qn('status')} = '{JobStatus.PENDING}' AND {qn('limit')} = ''"
-    priority, pk = qn("priority"), qn("id")
-    where = [pending, f"{priority} = levels.p", f"{qn('next_run_at')} <= %s", f"NOT {qn('paused')}"]
+    priority, pk, at = qn("priority"), qn("id"), qn("next_run_at")
+    due = [f"{at} <= %s", f"NOT {qn('paused')}"]
     args: list = [now]
     if queues:
-        where.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
+        due.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
         args.extend(queues)
-    highest = f"SELECT {priority} FROM {table} WHERE {pending}"
     returning = ", ".join(f"{table}.{qn(f.column)}" for f in fields)
-    ctes = (
-        f"levels (p) AS (({highest} ORDER BY {priority} DESC LIMIT 1) UNION ALL "
-        f"SELECT ({highest} AND {priority} < levels.p ORDER BY {priority} DESC LIMIT 1) "
-        f"FROM levels WHERE levels.p IS NOT NULL), "
-        f"picked AS MATERIALIZED (SELECT due.{pk} FROM levels CROSS JOIN LATERAL "
-        f"(SELECT {pk} FROM {table} WHERE {' AND '.join(where)} "
-        f"ORDER BY {qn('next_run_at')}, {pk} LIMIT %s FOR UPDATE SKIP LOCKED) AS due LIMIT %s), "
+    if limited:
+        where = [f"{qn('status')} = '{JobStatus.PENDING}' AND {qn('limit')} <> ''", *due]
+        where += [f"{qn('limit')} = %s", f"{qn('limit_key')} = %s"]
+        args += [*limited, limit]
+        ctes = (
+            f"picked AS MATERIALIZED (SELECT {pk} FROM {table} WHERE {' AND '.join(where)} "
+            f"ORDER BY {priority} DESC, {at}, {pk} LIMIT %s FOR UPDATE SKIP LOCKED), "
+        )
+    else:
+        pending = f"{qn('status')} = '{JobStatus.PENDING}' AND {qn('limit')} = ''"
+        where = [pending, f"{priority} = levels.p", *due]
+        highest = f"SELECT {priority} FROM {table} WHERE {pending}"
+        args += [limit, limit]  # the pick's LIMIT, per priority and in all
+        ctes = (
+            f"levels (p) AS (({highest} ORDER BY {priority} DESC LIMIT 1) UNION ALL "
+            f"SELECT ({highest} AND {priority} < levels.p ORDER BY {priority} DESC LIMIT 1) "
+            f"FROM levels WHERE levels.p IS NOT NULL), "
+            f"picked AS MATERIALIZED (SELECT due.{pk} FROM levels CROSS JOIN LATERAL "
+            f"(SELECT {pk} FROM {table} WHERE {' AND '.join(where)} "
+            f"ORDER BY {at}, {pk} LIMIT %s FOR UPDATE SKIP LOCKED) AS due LIMIT %s), "
+        )
+    ctes += (
         f"claimed AS (UPDATE {table} SET {qn('status')} = '{JobStatus.RUNNING}', "
         f"{qn('worker_id')} = %s, "
         f"{qn('attempts')} = {qn('attempts')} + 1, {qn('started_at')} = %s, "
@@ -234,7 +269,7 @@ def claim_ctes(
         f"AND ({table}.{qn('status')} = '{JobStatus.PENDING}') IS TRUE "
         f"RETURNING {returning})"
     )
-    args += [limit, limit, worker.pk, now, now, now]  # the pick's LIMIT, per priority and in all
+    args += [worker.pk, now, now, now]
     selected = ", ".join(f"claimed.{qn(f.column)}" for f in fields)
     if not jobs_settings.ENABLE_HISTORY:
         return ctes, args, f"SELECT {selected}, NULL FROM claimed"
@@ -257,7 +292,8 @@ def claim_ctes(
 def limit_groups_sql(
     queues: Sequence[str] | None, now: datetime, count: int, connection
 ) -> tuple[str, list]:
-    """The (limit, key) groups with due jobs, most urgent first, as a loose index scan.
+    """The (limit, key) groups with due jobs, most urgent first, as a loose index scan,
+    each with its running jobs.
 
     Grouping the due limited jobs reads every one of them on every claim, so
     thousands of jobs waiting on a full limit would slow the whole worker.
@@ -283,7 +319,9 @@ def limit_groups_sql(
         f"UNION ALL SELECT n.name, n.key FROM g CROSS JOIN LATERAL "
         f"({first} AND ({name}, {key}) > (g.name, g.key) ORDER BY {name}, {key} LIMIT 1) "
         f"AS n (name, key)) "
-        f"SELECT g.name, g.key FROM g CROSS JOIN LATERAL "
+        f"SELECT g.name, g.key, (SELECT count(*) FROM {table} WHERE "
+        f"{qn('status')} = '{JobStatus.RUNNING}' AND {name} = g.name AND {key} = g.key) "
+        f"FROM g CROSS JOIN LATERAL "
         f"(SELECT {priority}, {at} FROM {table} WHERE {' AND '.join(where)} "
         f"ORDER BY {priority} DESC, {at} LIMIT 1) AS top "
         f"ORDER BY top.{priority} DESC, top.{at} LIMIT %s"
