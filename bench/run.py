@@ -732,10 +732,13 @@ def main() -> None:
         metavar="ROUNDS",
         help="only django.tasks beside django-jobs' own API (and django-tasks-db), interleaved",
     )
+    parser.add_argument(
+        "--probes", type=int, default=0, metavar="N", help="latency probes (default 200)"
+    )
     opts = parser.parse_args()
     opts.jobs = 4_000 if opts.quick else 20_000
     opts.enqueue = 500 if opts.quick else 2_000
-    opts.probes = 50 if opts.quick else 200
+    opts.probes = opts.probes or (50 if opts.quick else 200)
     opts.drain_limit = 15.0 if opts.quick else 30.0
     opts.fill_limit = 8.0 if opts.quick else 15.0
     if opts.smoke:
