@@ -32,6 +32,7 @@ from django.db.models import Count, Min, Q, Sum
 
 from .claimed import Claimed
 from .conf import jobs_settings
+from .engines import for_alias
 from .exceptions import InvalidJob
 from .models import Job, JobStatus, LimitStart, Worker
 
@@ -197,7 +198,6 @@ def claim_pass(
 
     The worker sleeps no longer than until then, so a rate is used, not just kept.
     """
-    from .engines import for_alias
     from .engines.claiming import after_claim
 
     limits = configured()
@@ -239,8 +239,6 @@ def _candidates(
     a lock: that count can only be too high (jobs finish), never too low, since
     new runs of the group start only under its lock.
     """
-    from .engines import for_alias
-
     groups = for_alias(using).limit_groups(queues, now, GROUPS_PER_PASS)
     return [
         (name, key)
@@ -249,13 +247,6 @@ def _candidates(
         or limits[name].concurrency is None
         or running < limits[name].concurrency  # type: ignore[operator]
     ]
-
-
-def _running(using: str, names: set[str] | None = None) -> dict[tuple[str, str], int]:
-    """Running jobs by (limit, key)."""
-    from .engines import for_alias
-
-    return for_alias(using).running_limited(names)
 
 
 def _room(
@@ -295,7 +286,7 @@ def usage(now: datetime, using: str) -> list[dict[str, Any]]:
     if not limits:
         return []
     names = set(limits)
-    running = _running(using, names)
+    running = for_alias(using).running_limited(names)
     waiting_rows = (
         Job.objects.using(using)
         .filter(status=JobStatus.PENDING, limit__in=names)

@@ -232,15 +232,10 @@ def claim_ctes(
     # generic plan can use the partial index only when it sees 'pending'.
     # Limited jobs are not in the claim index: ``limits.claim`` takes them.
     priority, pk, at = qn("priority"), qn("id"), qn("next_run_at")
-    due = [f"{at} <= %s", f"NOT {qn('paused')}"]
-    args: list = [now]
-    if queues:
-        due.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
-        args.extend(queues)
+    due, args = _due(qn, queues, now)
     returning = ", ".join(f"{table}.{qn(f.column)}" for f in fields)
     if limited:
-        where = [f"{qn('status')} = '{JobStatus.PENDING}' AND {qn('limit')} <> ''", *due]
-        where += [f"{qn('limit')} = %s", f"{qn('limit_key')} = %s"]
+        where = [_pending_limited(qn), *due, f"{qn('limit')} = %s", f"{qn('limit_key')} = %s"]
         args += [*limited, limit]
         ctes = (
             f"picked AS MATERIALIZED (SELECT {pk} FROM {table} WHERE {' AND '.join(where)} "
@@ -303,17 +298,11 @@ def limit_groups_sql(
     """
     qn = connection.ops.quote_name
     table = qn(Job._meta.db_table)
-    name, key = qn("limit"), qn("limit_key")
-    # Written into the text, as the index's condition is: a generic plan sees them.
-    limited = f"{qn('status')} = '{JobStatus.PENDING}' AND {name} <> ''"
+    name, key, priority, at = qn("limit"), qn("limit_key"), qn("priority"), qn("next_run_at")
+    limited = _pending_limited(qn)
     first = f"SELECT {name}, {key} FROM {table} WHERE {limited}"
-    where = [limited, f"{name} = g.name", f"{key} = g.key"]
-    where += [f"{qn('next_run_at')} <= %s", f"NOT {qn('paused')}"]
-    params: list = [now]
-    if queues:
-        where.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
-        params.extend(queues)
-    priority, at = qn("priority"), qn("next_run_at")
+    due, params = _due(qn, queues, now)
+    where = [limited, f"{name} = g.name", f"{key} = g.key", *due]
     sql = (
         f"WITH RECURSIVE g (name, key) AS (({first} ORDER BY {name}, {key} LIMIT 1) "
         f"UNION ALL SELECT n.name, n.key FROM g CROSS JOIN LATERAL "
@@ -327,6 +316,21 @@ def limit_groups_sql(
         f"ORDER BY top.{priority} DESC, top.{at} LIMIT %s"
     )
     return sql, [*params, count]
+
+
+def _due(qn, queues: Sequence[str] | None, now: datetime) -> tuple[list[str], list]:
+    """The conditions of a job the claims may take now, and their parameters."""
+    due = [f"{qn('next_run_at')} <= %s", f"NOT {qn('paused')}"]
+    params: list = [now]
+    if queues:
+        due.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
+        params.extend(queues)
+    return due, params
+
+
+def _pending_limited(qn) -> str:
+    """The limited index's condition, written into the text so a generic plan sees it."""
+    return f"{qn('status')} = '{JobStatus.PENDING}' AND {qn('limit')} <> ''"
 
 
 def finish_ctes(
