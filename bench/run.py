@@ -682,6 +682,16 @@ def _spacing(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number above 0")
+    return number
+
+
 class Load:
     """``--load``: a CPU hog beside the run, in its own session, stopped whatever happens."""
 
@@ -733,7 +743,7 @@ def main() -> None:
         help="only django.tasks beside django-jobs' own API (and django-tasks-db), interleaved",
     )
     parser.add_argument(
-        "--probes", type=int, default=0, metavar="N", help="latency probes (default 200)"
+        "--probes", type=_positive, default=0, metavar="N", help="latency probes (default 200)"
     )
     opts = parser.parse_args()
     opts.jobs = 4_000 if opts.quick else 20_000
