@@ -536,7 +536,7 @@ owned AS MATERIALIZED (
 ), done_history AS (
     UPDATE django_jobs_jobhistory h SET status = 'completed', completed_at = now(),
         error = '', result = 'null'::jsonb, duration = 0
-    FROM v JOIN done d ON d.id = v.id WHERE h.id = v.hid
+    FROM v JOIN done d ON d.id = v.id WHERE h.id = v.hid AND h.id = ANY(ARRAY(SELECT hid FROM v))
 ), levels (p) AS (
     (SELECT priority FROM django_jobs_job WHERE status = 'pending' AND "limit" = ''
      ORDER BY priority DESC LIMIT 1)

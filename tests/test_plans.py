@@ -70,3 +70,45 @@ def test_claims_and_completions_read_no_index_that_grows_with_the_drain(monkeypa
         used = _plan_indexes(sql, params)
         assert not used & GROWING, (used, sql[:80])
         assert "django_jobs_job_pkey" in used
+
+
+def _scans_of(node: dict, table: str) -> list[dict]:
+    found = [node] if node.get("Relation Name") == table and "Scan" in node["Node Type"] else []
+    for child in node.get("Plans", []):
+        found += _scans_of(child, table)
+    return found
+
+
+def test_completions_find_history_rows_by_key_after_the_history_was_analyzed_empty(monkeypatch):
+    # Emptied and analyzed (its pages kept, no live row in them), the history looks
+    # empty whatever it holds later: the planner then read the whole primary key once
+    # for every outcome written, and drains crawled.
+    enqueue_many([{} for _ in range(2000)], handler="noop")
+    assert WorkerLoop(listen=False, batch_size=50).run_once() == 2000
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM django_jobs_jobhistory")
+        cursor.execute("DELETE FROM django_jobs_job")
+        cursor.execute("ANALYZE django_jobs_jobhistory")
+    enqueue_many([{} for _ in range(2000)], handler="noop")
+    sent: list[tuple[str, list]] = []
+
+    def recording(conn, sql, params):
+        sent.append((sql, list(params)))
+        return fetch_all(conn, sql, params)
+
+    fetch_all = postgresql.fetch_all
+    monkeypatch.setattr(postgresql, "fetch_all", recording)
+    assert WorkerLoop(listen=False, batch_size=50).run_once() == 2000
+    monkeypatch.undo()
+    completions = {sql: params for sql, params in sent if "done_history AS" in sql}
+    assert completions
+    for sql, params in completions.items():
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+            plan = cursor.fetchone()[0]
+        root = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
+        scans = _scans_of(root, "django_jobs_jobhistory")
+        assert scans, sql[:80]
+        for scan in scans:
+            assert scan.get("Index Name") == "django_jobs_jobhistory_pkey", scan["Node Type"]
+            assert "Index Cond" in scan, "the history's key read whole, not looked up"

@@ -430,7 +430,9 @@ def _finish_sql(connection) -> str:
         f"RETURNING j.id, o.cancel_requested), "
         f"done_history AS (UPDATE {hist_table} AS h "
         f"SET {', '.join(hist_set(f) for f in hist_fields)} "
-        f"FROM v JOIN done d ON d.id = v.id WHERE h.id = v.hid)"
+        # By primary key too: a history analyzed while small would be scanned once a row.
+        f"FROM v JOIN done d ON d.id = v.id "
+        f"WHERE h.id = v.hid AND h.id = ANY(ARRAY(SELECT hid FROM v)))"
     )
     return sql
 
