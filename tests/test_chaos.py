@@ -62,6 +62,16 @@ class Fleet:
         self.killed += 1
 
 
+def _left() -> str:
+    """What a drain that did not finish left: jobs by status and holder, workers' heartbeats."""
+    from django_jobs.models import Worker
+
+    jobs = Job.objects.exclude(status=JobStatus.COMPLETED)
+    by = Counter(jobs.values_list("status", "worker_id"))
+    beats = list(Worker.objects.values_list("pk", "last_heartbeat"))
+    return f"left by (status, worker): {dict(by)}; workers: {beats}"
+
+
 def test_twenty_thousand_jobs_survive_kills_and_a_database_restart(
     runjobs, wait_for, restart_database, tmp_path
 ):
@@ -84,11 +94,14 @@ def test_twenty_thousand_jobs_survive_kills_and_a_database_restart(
             restart_database(down_for=1.0)
         else:
             fleet.kill_one(rng)
-    wait_for(
-        lambda: Job.objects.filter(status=JobStatus.COMPLETED).count() == total,
-        timeout=180,
-        message="every job to complete",
-    )
+    try:
+        wait_for(
+            lambda: Job.objects.filter(status=JobStatus.COMPLETED).count() == total,
+            timeout=180,
+            message="every job to complete",
+        )
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; {_left()}") from None
     elapsed = time.monotonic() - started
     print(f"\n{total} jobs, {fleet.killed} kills, 1 restart: {elapsed:.1f}s")
 
