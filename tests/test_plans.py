@@ -40,26 +40,32 @@ def _indexes(node: dict) -> set[str]:
     return found
 
 
-def _plan_indexes(sql: str, params) -> set[str]:
+def _plan(sql: str, params) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
         plan = cursor.fetchone()[0]
-    return _indexes((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])
+    return (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
 
 
-def test_claims_and_completions_read_no_index_that_grows_with_the_drain(monkeypatch):
-    _forget_statistics()
-    enqueue_many([{} for _ in range(2000)], handler="noop")
+def _drain_recording(monkeypatch, jobs: int) -> list[tuple[str, list]]:
+    """Run ``jobs`` waiting jobs with one worker; every statement the engine sent."""
     sent: list[tuple[str, list]] = []
+    fetch_all = postgresql.fetch_all
 
     def recording(conn, sql, params):
         sent.append((sql, list(params)))
         return fetch_all(conn, sql, params)
 
-    fetch_all = postgresql.fetch_all
     monkeypatch.setattr(postgresql, "fetch_all", recording)
-    assert WorkerLoop(listen=False, batch_size=50).run_once() == 2000
+    assert WorkerLoop(listen=False, batch_size=50).run_once() == jobs
     monkeypatch.undo()
+    return sent
+
+
+def test_claims_and_completions_read_no_index_that_grows_with_the_drain(monkeypatch):
+    _forget_statistics()
+    enqueue_many([{} for _ in range(2000)], handler="noop")
+    sent = _drain_recording(monkeypatch, 2000)
     cycles = [(sql, params) for sql, params in sent if "claimed AS" in sql or "done AS" in sql]
     assert any("claimed AS" in sql for sql, _ in cycles)
     assert any("done AS" in sql for sql, _ in cycles)
@@ -67,7 +73,7 @@ def test_claims_and_completions_read_no_index_that_grows_with_the_drain(monkeypa
         cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'django_jobs_job'")
         assert cursor.fetchone()[0] == 0  # still no statistics: what is being tested
     for sql, params in {sql: (sql, params) for sql, params in cycles}.values():
-        used = _plan_indexes(sql, params)
+        used = _indexes(_plan(sql, params))
         assert not used & GROWING, (used, sql[:80])
         assert "django_jobs_job_pkey" in used
 
@@ -90,24 +96,11 @@ def test_completions_find_history_rows_by_key_after_the_history_was_analyzed_emp
         cursor.execute("DELETE FROM django_jobs_job")
         cursor.execute("ANALYZE django_jobs_jobhistory")
     enqueue_many([{} for _ in range(2000)], handler="noop")
-    sent: list[tuple[str, list]] = []
-
-    def recording(conn, sql, params):
-        sent.append((sql, list(params)))
-        return fetch_all(conn, sql, params)
-
-    fetch_all = postgresql.fetch_all
-    monkeypatch.setattr(postgresql, "fetch_all", recording)
-    assert WorkerLoop(listen=False, batch_size=50).run_once() == 2000
-    monkeypatch.undo()
+    sent = _drain_recording(monkeypatch, 2000)
     completions = {sql: params for sql, params in sent if "done_history AS" in sql}
     assert completions
     for sql, params in completions.items():
-        with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-            plan = cursor.fetchone()[0]
-        root = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]
-        scans = _scans_of(root, "django_jobs_jobhistory")
+        scans = _scans_of(_plan(sql, params), "django_jobs_jobhistory")
         assert scans, sql[:80]
         for scan in scans:
             assert scan.get("Index Name") == "django_jobs_jobhistory_pkey", scan["Node Type"]
