@@ -20,7 +20,15 @@ from django.db import DatabaseError, IntegrityError, connection
 from django.db.models import Count
 
 from django_jobs import enqueue, enqueue_many, schedule
-from django_jobs.models import FINISHED, Job, JobDependency, JobHistory, JobStatus, RunStatus
+from django_jobs.models import (
+    FINISHED,
+    Job,
+    JobDependency,
+    JobHistory,
+    JobStatus,
+    RunStatus,
+    Worker,
+)
 from django_jobs.worker.slots import PREFETCH_ROUNDS
 
 pytestmark = [
@@ -64,8 +72,6 @@ class Fleet:
 
 def _left() -> str:
     """What a drain that did not finish left: jobs by status and holder, workers' heartbeats."""
-    from django_jobs.models import Worker
-
     jobs = Job.objects.exclude(status=JobStatus.COMPLETED)
     by = Counter(jobs.values_list("status", "worker_id"))
     beats = list(Worker.objects.values_list("pk", "last_heartbeat"))
