@@ -599,9 +599,9 @@ def measure(system: System, opts: argparse.Namespace, log: Path) -> Row:
     row.drain_singles = singles_drain(system, opts, log)
     if not row.drain_singles.complete:
         row.notes.append(f"after a 1-by-1 fill: {row.drain_singles.jobs:,} jobs done in the limit")
-    empty_queue(system)
-    one = client(system, "single", str(opts.enqueue), str(opts.fill_limit))
-    row.single = one["n"] / one["seconds"]
+    # Enqueue 1 by 1 is measured later for every system in interleaved rounds
+    # (``interleaved_enqueues``): the host's speed drifts more between two systems'
+    # turns than the systems differ.
     empty_queue(system)
     bulk = client(system, "bulk", str(opts.jobs))
     row.bulk = None if bulk.get("na") else bulk["n"] / bulk["seconds"]
@@ -749,6 +749,7 @@ def main() -> None:
     opts.jobs = 4_000 if opts.quick else 20_000
     opts.enqueue = 500 if opts.quick else 2_000
     opts.probes = opts.probes or (50 if opts.quick else 200)
+    opts.enqueue_rounds = 1 if opts.quick else 3
     opts.drain_limit = 15.0 if opts.quick else 30.0
     opts.fill_limit = 8.0 if opts.quick else 15.0
     if opts.smoke:
@@ -806,6 +807,12 @@ def run_all(opts: argparse.Namespace, names: list[str]) -> None:
             rows.append(Row(label, error=f"not measured: {str(exc).splitlines()[0][:150]}"))
             print(f"    {label} failed: {exc}", file=sys.stderr, flush=True)
         (RESULTS / "latest.md").write_text(machine() + "\n" + render(rows, opts))
+    if not opts.latency:
+        print("... enqueue 1 by 1, systems interleaved", flush=True)
+        try:
+            interleaved_enqueues(rows, opts)
+        except Exception as exc:
+            print(f"    enqueue 1 by 1 failed: {exc}", file=sys.stderr, flush=True)
     if opts.sweep and "django-jobs" in names:
         print("... runjobs settings sweep", flush=True)
         try:
@@ -906,6 +913,31 @@ def paired(names: list[str], opts: argparse.Namespace, log: Path) -> str:
         " at a time for at most the fill limit."
     )
     return "\n".join(lines) + "\n"
+
+
+def interleaved_enqueues(rows: list[Row], opts: argparse.Namespace) -> None:
+    """Each measured system's enqueue 1 by 1: the median of rounds taken in turn.
+
+    One round enqueues ``opts.enqueue`` jobs with every system, A to Z, the
+    next Z to A, so that none always goes first after another's drain; each
+    system's database still holds its schema from ``measure``.
+    """
+    measured = [r for r in rows if r.name in SYSTEMS and not r.error]
+    rates: dict[str, list[float]] = {r.name: [] for r in measured}
+    for round_no in range(opts.enqueue_rounds):
+        order = measured if round_no % 2 == 0 else measured[::-1]
+        for row in order:
+            system = SYSTEMS[row.name]
+            empty_queue(system)
+            one = client(system, "single", str(opts.enqueue), str(opts.fill_limit))
+            rates[row.name].append(one["n"] / one["seconds"])
+    for row in measured:
+        row.single = statistics.median(rates[row.name])
+        if len(rates[row.name]) > 1:
+            row.notes.append(
+                "enqueue 1 by 1, round by round: "
+                + ", ".join(f"{rate:,.0f}" for rate in rates[row.name])
+            )
 
 
 def _per_job(d: Drain) -> float:
@@ -1237,7 +1269,8 @@ def render(rows: list[Row], opts: argparse.Namespace) -> str:
         )
     lines += [
         "",
-        f"Jobs per drain: {opts.jobs:,} no-op jobs; enqueue 1 by 1: {opts.enqueue:,} jobs;"
+        f"Jobs per drain: {opts.jobs:,} no-op jobs; enqueue 1 by 1: {opts.enqueue:,} jobs"
+        f" (median of {opts.enqueue_rounds} rounds, the systems in turn);"
         f" latency: {opts.probes} probes {opts.spacing[0]:g}-{opts.spacing[1]:g} s apart"
         f"{', a CPU hog running beside the run' if opts.load else ''}."
         " (x) = value / best peer's value in that column"
