@@ -100,10 +100,12 @@ class InProcessWorker:
     def _run_worker(self) -> None:
         from .creating import sync_declared
         from .runner import new_worker
-        from .worker.executors import DaemonThreadPool
+        from .worker.threads import JobThreads
 
         sync_declared()
-        pool = DaemonThreadPool(int(jobs_settings.CONCURRENCY))
+        # Daemon threads: a handler still running after the worker stopped (its
+        # job already put back) cannot hold the web server's process open at exit.
+        pool = JobThreads(int(jobs_settings.CONCURRENCY), name="django-jobs-autostart", daemon=True)
         self.worker = worker = new_worker(pool=pool, shutdown_grace=self.grace)
         if self._stopping.is_set():
             return

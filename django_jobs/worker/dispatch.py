@@ -23,6 +23,7 @@ from ..outcomes import Outcome
 from .executing import JobContext, execute
 from .pool import ProcessPool
 from .slots import InFlight, Slots, timeout_of
+from .threads import JobThreads
 
 KILLED = "cancelled: the process running the job was killed"
 
@@ -30,7 +31,9 @@ KILLED = "cancelled: the process running the job was killed"
 class Dispatch:
     """Submits claimed jobs to a pool and queues their outcomes for the loop."""
 
-    def __init__(self, pool: Executor | ProcessPool, slots: Slots, wake: threading.Event) -> None:
+    def __init__(
+        self, pool: JobThreads | Executor | ProcessPool, slots: Slots, wake: threading.Event
+    ) -> None:
         self.pool = pool
         self.slots = slots
         self.wake = wake
@@ -48,6 +51,12 @@ class Dispatch:
             entry = InFlight(claimed, ctx, None)
             future = Future()
             future.set_result(failed(job.pk, unreadable, timezone.now()))
+        elif isinstance(self.pool, JobThreads):
+            # No future and no callback: the pool thread reports the outcome itself.
+            entry = InFlight(claimed, ctx, timeout_of(job))
+            self.slots.add(entry)
+            entry.future = self.pool.submit(functools.partial(self._run, entry))
+            return
         elif isinstance(self.pool, ProcessPool):
             # The pool kills the process at the timeout: nothing is left to abandon.
             entry = InFlight(claimed, ctx, None)
@@ -61,12 +70,23 @@ class Dispatch:
         self.slots.add(entry)
         future.add_done_callback(functools.partial(self._on_done, job.pk))
 
+    def _run(self, entry: InFlight) -> None:
+        """In a pool thread of ``JobThreads``."""
+        try:
+            outcome = run_in_thread(entry)
+        except BaseException as exc:  # a signal receiver's error, say: the job still ends
+            outcome = failed(entry.job.pk, f"{type(exc).__name__}: {exc}", timezone.now())
+        self._finished(entry.job.pk, outcome)
+
     def _on_done(self, pk: int, future: Future[Outcome]) -> None:
         try:
             outcome = future.result()
         except BaseException as exc:
             # The pool lost the run (its process died, was killed or timed out).
             outcome = failed(pk, f"{type(exc).__name__}: {exc}", timezone.now())
+        self._finished(pk, outcome)
+
+    def _finished(self, pk: int, outcome: Outcome) -> None:
         self.done.put((pk, outcome))
         if self.done.qsize() >= self.wake_after:
             self.wake.set()
@@ -86,7 +106,7 @@ class Dispatch:
     def cancel(self, entry: InFlight) -> None:
         """Tell the handler it was cancelled; in the process pool, kill its child."""
         entry.ctx._cancel.set()
-        if isinstance(self.pool, ProcessPool) and entry.future is not None:
+        if isinstance(self.pool, ProcessPool) and isinstance(entry.future, Future):
             self.pool.kill(entry.future, KILLED)
 
     def shutdown(self) -> None:

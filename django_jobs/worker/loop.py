@@ -11,7 +11,6 @@ import logging
 import random
 import threading
 import time
-from concurrent.futures import Executor
 from datetime import datetime
 from functools import partial
 
@@ -26,7 +25,7 @@ from ..models import Job, Runner
 from ..models import Worker as WorkerRow
 from . import claiming, liveness, release, upkeep
 from .dispatch import Dispatch, timed_out
-from .executors import make_pool
+from .executors import Pool, make_pool
 from .guard import Guard
 from .recording import Outbox
 from .slots import Slots
@@ -52,7 +51,7 @@ class WorkerLoop:
         max_memory_mb: float | None = None,
         listen: bool = True,
         using: str | None = None,
-        pool: str | Executor = "thread",
+        pool: str | Pool = "thread",
         shutdown_grace: float | None = None,
     ) -> None:
         self.queues = sorted(set(queues)) if queues else None

@@ -8,7 +8,6 @@ Long jobs are never held back from other workers this way.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -19,6 +18,7 @@ from ..conf import jobs_settings
 from ..models import Job
 from ..outcomes import Outcome
 from .executing import JobContext
+from .threads import Ticket
 
 # Jobs averaging less than this (ms) are claimed ahead of free slots.
 PREFETCH_BELOW_MS = 20.0
@@ -36,7 +36,8 @@ class InFlight:
     ctx: JobContext
     # Seconds the thread pool gives it; None: no limit here (the process pool kills instead).
     timeout: float | None
-    future: Future[Outcome] | None = None
+    # What withdraws it from the pool while it waits (``cancel()``).
+    future: Future[Outcome] | Ticket | None = None
     # When a pool thread started it; a prefetched job waits in the pool's queue first.
     started: float | None = None
     abandoned: bool = False
@@ -148,20 +149,16 @@ class Slots:
     def expire(self) -> list[InFlight]:
         """Abandon the jobs past their timeout and return them; their threads run on.
 
-        An abandoned entry leaves the slots once its thread returns.
+        An abandoned entry leaves the slots once its thread returns: its
+        outcome comes back like any other, and ``Dispatch.take_done`` drops it.
         """
         clock = time.monotonic()
         expired = []
-        for pk, entry in list(self.inflight.items()):
+        for entry in list(self.inflight.values()):
             deadline = entry.deadline
             if entry.abandoned or deadline is None or clock < deadline:
                 continue
             entry.abandoned = True
             entry.ctx._cancel.set()
             expired.append(entry)
-            if entry.future is not None:
-                entry.future.add_done_callback(functools.partial(self._forget, pk))
         return expired
-
-    def _forget(self, pk: int, future: Future[Outcome]) -> None:
-        self.pop(pk)
