@@ -12,14 +12,10 @@ from django_jobs.worker import WorkerLoop
 from django_jobs.worker.threads import JobThreads
 
 
-def blocker() -> tuple[threading.Event, threading.Event, list[str]]:
-    started, release, ran = threading.Event(), threading.Event(), []
-    return started, release, ran
-
-
-def test_a_queued_call_withdrawn_never_runs_and_a_running_one_cannot_be():
+def one_busy_thread():
+    """A pool of one thread, held by a first call until ``release`` is set; a second queued."""
     pool = JobThreads(1, name="django-jobs-test")
-    started, release, ran = blocker()
+    started, release, ran = threading.Event(), threading.Event(), []
 
     def first():
         started.set()
@@ -29,6 +25,11 @@ def test_a_queued_call_withdrawn_never_runs_and_a_running_one_cannot_be():
     running = pool.submit(first)
     queued = pool.submit(lambda: ran.append("second"))
     assert started.wait(5)
+    return pool, running, queued, release, ran
+
+
+def test_a_queued_call_withdrawn_never_runs_and_a_running_one_cannot_be():
+    pool, running, queued, release, ran = one_busy_thread()
     assert queued.cancel() and queued.cancel()  # withdrawn, and it stays withdrawn
     assert not running.cancel()
     release.set()
@@ -37,17 +38,7 @@ def test_a_queued_call_withdrawn_never_runs_and_a_running_one_cannot_be():
 
 
 def test_shutdown_withdraws_the_queued_calls_and_lets_the_running_one_end():
-    pool = JobThreads(1, name="django-jobs-test")
-    started, release, ran = blocker()
-
-    def first():
-        started.set()
-        release.wait(5)
-        ran.append("first")
-
-    pool.submit(first)
-    queued = pool.submit(lambda: ran.append("second"))
-    assert started.wait(5)
+    pool, _, queued, release, ran = one_busy_thread()
     pool.shutdown(wait=False, cancel_futures=True)
     assert queued.cancel()  # already withdrawn by the shutdown
     with pytest.raises(RuntimeError):
