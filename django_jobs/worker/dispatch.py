@@ -74,7 +74,9 @@ class Dispatch:
         """In a pool thread of ``JobThreads``."""
         try:
             outcome = run_in_thread(entry)
-        except BaseException as exc:  # a signal receiver's error, say: the job still ends
+        except BaseException as exc:
+            # ``execute`` and ``send_robust`` catch what a job throws; this is for our own
+            # bug: unreported, the job would hold its slot until the worker stopped.
             outcome = failed(entry.job.pk, f"{type(exc).__name__}: {exc}", timezone.now())
         self._finished(entry.job.pk, outcome)
 

@@ -2,8 +2,8 @@
 
 ``ThreadPoolExecutor`` gives every call a ``Future`` (a condition variable, a
 work item, done callbacks, a semaphore to find an idle thread). A job that
-takes microseconds paid as much for that as for itself: a sixth of a
-worker's own CPU a job. Here a job is a call the loop queues with a
+takes microseconds paid as much for that as for itself: about an eighth of
+a worker's own CPU a job (``bench/RESULTS.md``). Here a job is a call the loop queues with a
 ``Ticket``; a thread takes it, runs it, and the call hands its outcome to
 the loop itself.
 """
