@@ -13,7 +13,8 @@ import pytest
 from django.db import DatabaseError, connection
 
 from django_jobs import enqueue_many
-from django_jobs.engines import postgresql
+from django_jobs.engines import for_alias, postgresql
+from django_jobs.models import Job
 from django_jobs.worker import WorkerLoop
 
 pytestmark = [
@@ -105,3 +106,32 @@ def test_completions_find_history_rows_by_key_after_the_history_was_analyzed_emp
         for scan in scans:
             assert scan.get("Index Name") == "django_jobs_jobhistory_pkey", scan["Node Type"]
             assert "Index Cond" in scan, "the history's key read whole, not looked up"
+
+
+def test_rows_saved_by_key_are_found_by_key_after_the_table_was_analyzed_empty():
+    # The shared row writer (a claim's misfires, recovery, put back at shutdown) had
+    # the completion's trap: the job table emptied and analyzed, then refilled, looks
+    # empty, and two rows were written by reading the whole primary key.
+    enqueue_many([{} for _ in range(2000)], handler="noop")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM django_jobs_job")
+        cursor.execute("ANALYZE django_jobs_job")
+    enqueue_many([{} for _ in range(2000)], handler="noop")
+    jobs = list(Job.objects.order_by("-id")[:2])
+    for job in jobs:
+        job.priority = 7
+    sent: list[tuple[str, list]] = []
+
+    def recording(execute, sql, params, many, context):
+        sent.append((sql, list(params)))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(recording):
+        assert for_alias("default").update_rows(Job, jobs, ["priority"]) == 2
+    assert Job.objects.filter(priority=7).count() == 2
+    ((sql, params),) = sent
+    scans = _scans_of(_plan(sql, params), "django_jobs_job")
+    assert scans, sql[:80]
+    for scan in scans:
+        assert scan.get("Index Name") == "django_jobs_job_pkey", scan["Node Type"]
+        assert "Index Cond" in scan, "the job table's key read whole, not looked up"

@@ -455,12 +455,15 @@ def _update_sql(connection, table, columns, fields, values, fenced) -> tuple[str
     listed = ", ".join([first, *rest])
     names = ", ".join(qn(c) for c in columns)
     assign = ", ".join(f"{qn(c)} = v.{qn(c)}" for c in columns[1:])
+    key = f"{qn(table)}.{qn(columns[0])}"
+    # The keys again, as an array the planner sees: joined on v alone, a table
+    # analyzed while empty and refilled was read whole through its primary key.
     sql = (
         f"UPDATE {qn(table)} SET {assign} FROM (VALUES {listed}) AS v({names}) "
-        f"WHERE {qn(table)}.{qn(columns[0])} = v.{qn(columns[0])}"
+        f"WHERE {key} = v.{qn(columns[0])} AND {key} = ANY(%s::{fields[0].db_type(connection)}[])"
         + "".join(f" AND {qn(table)}.{qn(c)} = %s" for c in fenced)
     )
-    return sql, [value for row in values for value in row]
+    return sql, [*(value for row in values for value in row), [row[0] for row in values]]
 
 
 def fetch_all(connection: BaseDatabaseWrapper, sql: str, params: Sequence[Any]) -> list[tuple]:
