@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import sync_to_async
+
 from .exceptions import Discard, RetryAfter, Snooze
 from .registry import JobHandler, create_job_handler, handler
 
@@ -56,7 +58,8 @@ def enqueue(
     on_dependency_failure: str | None = None,
     webhooks: Iterable[str] | None = None,
 ) -> Job:
-    """Create a one-time job; see ``django_jobs.creating.enqueue``.
+    """Create a one-time job; see ``django_jobs.creating.enqueue``. This signature is
+    the one list of its options (``aenqueue`` is this function, run async).
 
     ``run_at``: when it is due (default now); ``max_attempts``: default
     ``DEFAULT_MAX_ATTEMPTS``; ``queue``: default ``DEFAULT_QUEUE``; higher
@@ -92,56 +95,6 @@ def enqueue(
     )
 
 
-async def aenqueue(
-    handler_name: str,
-    data: Any = None,
-    *,
-    name: str | None = None,
-    run_at: datetime | None = None,
-    max_attempts: int | None = None,
-    queue: str | None = None,
-    priority: int | None = None,
-    timeout: float | None = None,
-    misfire_grace: float | None = None,
-    allow_overlap: bool = False,
-    unique_key: str | None = None,
-    on_conflict: str = "return",
-    limit: str | None = None,
-    limit_key: str | None = None,
-    depends_on: Iterable[Job | int] | None = None,
-    on_dependency_failure: str | None = None,
-    webhooks: Iterable[str] | None = None,
-) -> Job:
-    """``enqueue`` for async code (an async view, a consumer), with the same options.
-
-    It runs in Django's thread-sensitive executor, on the connection the
-    request's other database calls use; in autocommit the job exists when
-    this returns. Inside ``transaction.atomic()`` (sync code reached through
-    ``sync_to_async``) call ``enqueue`` itself.
-    """
-    from asgiref.sync import sync_to_async
-
-    return await sync_to_async(enqueue)(
-        handler_name,
-        data,
-        name=name,
-        run_at=run_at,
-        max_attempts=max_attempts,
-        queue=queue,
-        priority=priority,
-        timeout=timeout,
-        misfire_grace=misfire_grace,
-        allow_overlap=allow_overlap,
-        unique_key=unique_key,
-        on_conflict=on_conflict,
-        limit=limit,
-        limit_key=limit_key,
-        depends_on=depends_on,
-        on_dependency_failure=on_dependency_failure,
-        webhooks=webhooks,
-    )
-
-
 def enqueue_many(jobs: Any, **defaults: Any) -> list[Job]:
     """Create many one-time jobs in a few statements; see ``django_jobs.creating.enqueue_many``."""
     from .creating import enqueue_many as _enqueue_many
@@ -156,13 +109,18 @@ def schedule(name: str, handler_name: str, expression: str, data: Any = None, **
     return _schedule(name, handler_name, expression, data, **kwargs)
 
 
-async def aschedule(
-    name: str, handler_name: str, expression: str, data: Any = None, **kwargs: Any
-) -> Job:
-    """``schedule`` for async code; it runs like ``aenqueue``."""
-    from asgiref.sync import sync_to_async
+# The async doors are ``enqueue`` and ``schedule`` themselves, run in Django's
+# thread-sensitive executor: their options have one list, and a new one reaches both.
+aenqueue = sync_to_async(enqueue)
+aenqueue.__doc__ = """``enqueue`` for async code (an async view, a consumer), with the same options.
 
-    return await sync_to_async(schedule)(name, handler_name, expression, data, **kwargs)
+It runs in Django's thread-sensitive executor, on the connection the
+request's other database calls use; in autocommit the job exists when
+this returns. Inside ``transaction.atomic()`` (sync code reached through
+``sync_to_async``) call ``enqueue`` itself.
+"""
+aschedule = sync_to_async(schedule)
+aschedule.__doc__ = """``schedule`` for async code; it runs like ``aenqueue``."""
 
 
 def trigger(job: Any) -> Job:

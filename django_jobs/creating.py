@@ -122,44 +122,21 @@ def enqueue(
     handler_name: str,
     data: Any = None,
     *,
-    name: str | None = None,
-    run_at: datetime | None = None,
-    max_attempts: int | None = None,
-    queue: str | None = None,
-    priority: int | None = None,
-    timeout: float | None = None,
-    misfire_grace: float | None = None,
-    allow_overlap: bool = False,
     unique_key: str | None = None,
     on_conflict: str = "return",
-    limit: str | None = None,
-    limit_key: str | None = None,
     depends_on: Iterable[Job | int] | None = None,
     on_dependency_failure: str | None = None,
-    webhooks: Iterable[str] | None = None,
+    **options: Any,
 ) -> Job:
     """Create a one-time job; inside ``atomic()`` it exists once the transaction commits.
 
-    With ``unique_key``, while a live job holds that key it is returned instead
-    (``on_conflict="raise"``: ``DuplicateJob`` is raised). ``limit`` names a
-    limit of ``LIMITS`` (default: the handler's) and ``limit_key`` its partition.
-    With ``depends_on`` it waits until those jobs have finished (see ``dependencies``).
+    The options are ``django_jobs.enqueue``'s, whose signature is their one
+    list; ``build_job`` refuses any other. With ``unique_key``, while a live job
+    holds that key it is returned instead (``on_conflict="raise"``:
+    ``DuplicateJob``). With ``depends_on`` it waits until those jobs have
+    finished (see ``dependencies``).
     """
-    job = build_job(
-        handler_name,
-        data,
-        name=name,
-        run_at=run_at,
-        max_attempts=max_attempts,
-        queue=queue,
-        priority=priority,
-        timeout=timeout,
-        misfire_grace=misfire_grace,
-        allow_overlap=allow_overlap,
-        limit=limit,
-        limit_key=limit_key,
-        webhooks=webhooks,
-    )
+    job = build_job(handler_name, data, **options)
     if depends_on is not None or on_dependency_failure is not None:
         return save_dependent(job, depends_on, on_dependency_failure, unique_key, on_conflict)[0]
     using = router.db_for_write(Job)

@@ -5,10 +5,11 @@ import typing
 from datetime import datetime, timedelta
 
 import pytest
+from asgiref.sync import iscoroutinefunction
 from django.db import transaction
 from django.utils import timezone
 
-from django_jobs import creating, enqueue, enqueue_many, schedule
+from django_jobs import aenqueue, aschedule, enqueue, enqueue_many, schedule
 from django_jobs.exceptions import InvalidJob, UnknownHandler
 from django_jobs.models import Job, JobStatus
 from django_jobs.schedules import InvalidSchedule
@@ -211,7 +212,7 @@ def test_enqueue_many_builds_jobs_through_the_constructor_when_init_is_listened_
     assert [j.data for j in Job.objects.order_by("pk")] == [{"n": 0}, {"n": 1}, {"n": 2}]
 
 
-@pytest.mark.parametrize("fn", [enqueue, creating.enqueue])
+@pytest.mark.parametrize("fn", [enqueue, aenqueue])
 def test_enqueue_keywords_are_typed_in_its_signature(fn):
     params = inspect.signature(fn).parameters
     assert not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
@@ -233,7 +234,7 @@ def test_enqueue_keywords_are_typed_in_its_signature(fn):
         "on_dependency_failure",
         "webhooks",
     }
-    hints = typing.get_type_hints(fn, localns={"Job": Job})
+    hints = typing.get_type_hints(inspect.unwrap(fn), localns={"Job": Job})
     assert hints["priority"] == int | None and hints["allow_overlap"] is bool
     assert hints["unique_key"] == str | None and hints["on_conflict"] is str
 
@@ -261,3 +262,12 @@ def test_enqueue_many_refuses_an_unknown_option_and_writes_nothing():
     with pytest.raises(TypeError, match=r"unexpected job option.*colour"):
         enqueue_many([{}], handler="echo", colour="red")
     assert not Job.objects.exists()
+
+
+def test_the_async_doors_are_the_sync_functions_run_async():
+    # One list of options: a keyword added to enqueue or schedule reaches aenqueue and
+    # aschedule without a copy to forget.
+    assert iscoroutinefunction(aenqueue) and iscoroutinefunction(aschedule)
+    assert inspect.signature(aenqueue) == inspect.signature(enqueue)
+    assert inspect.signature(aschedule) == inspect.signature(schedule)
+    assert "async code" in aenqueue.__doc__ and "async code" in aschedule.__doc__
