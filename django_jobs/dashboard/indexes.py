@@ -10,7 +10,7 @@ big enough for that to matter, and the jobs list says when it is.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import time
 
 from django.db import DatabaseError, connections, models
 
@@ -39,19 +39,39 @@ def names(alias: str) -> list[str]:
 
 
 def present(alias: str) -> set[str]:
-    """Which of them exist (read once per process and database; ``create``/``drop`` refresh it)."""
-    return set(_present(alias, str(connections[alias].settings_dict["NAME"])))
+    """Which of them exist (as ``existing`` last read them)."""
+    return set(existing(alias)) & set(names(alias))
 
 
-@lru_cache(maxsize=8)
-def _present(alias: str, database: str) -> frozenset[str]:
+# How long a process trusts what it read of the job table's indexes: another
+# process (``dashboardindexes``, the project's own migration) may change them,
+# and a page must not advise creating what exists until the server restarts.
+READ_FOR_SECONDS = 60.0
+_read: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+
+
+def existing(alias: str) -> frozenset[str]:
+    """The names of the job table's indexes and constraints, read at most once a minute."""
+    key = (alias, str(connections[alias].settings_dict["NAME"]))
+    now = time.monotonic()
+    found = _read.get(key)
+    if found is None or now - found[0] >= READ_FOR_SECONDS:
+        found = _read[key] = (now, _read_names(alias))
+    return found[1]
+
+
+def forget() -> None:
+    """Read the indexes again on the next question (after this process changed them)."""
+    _read.clear()
+
+
+def _read_names(alias: str) -> frozenset[str]:
     try:
         connection = connections[alias]
         with connection.cursor() as cursor:
-            found = connection.introspection.get_constraints(cursor, Job._meta.db_table)
+            return frozenset(connection.introspection.get_constraints(cursor, Job._meta.db_table))
     except DatabaseError:
         return frozenset()
-    return frozenset(set(found) & set(names(alias)))
 
 
 def create(alias: str) -> list[str]:
@@ -72,7 +92,7 @@ def _change(alias: str, which: list[str], add: bool) -> list[str]:
                 (editor.add_index if add else editor.remove_index)(Job, index)
         if search and NAME_SEARCH_INDEX in which:
             editor.execute(search[0] if add else search[1])
-    _present.cache_clear()
+    forget()
     return which
 
 

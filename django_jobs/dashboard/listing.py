@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from django import forms
-from django.db import DatabaseError, connections, router
+from django.db import connections, router
 from django.db.models import Q, QuerySet
 from django.utils.http import urlencode
 
@@ -183,21 +182,9 @@ def after(order: str, cursor: str, alias: str) -> Q:
     return match | Q(**{f"{column}__isnull": True}) if nulls_last and column in NULLABLE else match
 
 
-@lru_cache(maxsize=8)
-def _has_trigram_index(alias: str, name: str) -> bool:
-    try:
-        connection = connections[alias]
-        with connection.cursor() as cursor:
-            found = connection.introspection.get_constraints(cursor, Job._meta.db_table)
-    except DatabaseError:
-        return False
-    return TRIGRAM_INDEX in found
-
-
 def substring_search(alias: str | None = None) -> bool:
     """Whether the name can be searched for any part of it through an index."""
-    alias = alias or router.db_for_read(Job)
-    return _has_trigram_index(alias, str(connections[alias].settings_dict["NAME"]))
+    return TRIGRAM_INDEX in indexes.existing(alias or router.db_for_read(Job))
 
 
 def filter_jobs(queryset: QuerySet[Job], data: dict[str, Any]) -> QuerySet[Job]:
