@@ -131,7 +131,8 @@ def enqueue(
     """Create a one-time job; inside ``atomic()`` it exists once the transaction commits.
 
     The options are ``django_jobs.enqueue``'s, whose signature is their one
-    list; ``build_job`` refuses any other. With ``unique_key``, while a live job
+    list (it is the door users call); ``build_job`` validates them and raises
+    TypeError for a name it does not take. With ``unique_key``, while a live job
     holds that key it is returned instead (``on_conflict="raise"``:
     ``DuplicateJob``). With ``depends_on`` it waits until those jobs have
     finished (see ``dependencies``).
