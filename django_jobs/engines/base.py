@@ -191,7 +191,8 @@ class Engine:
         each with its running jobs.
 
         Groups every due limited job: its cost grows with the jobs waiting,
-        which a database with a loose index scan avoids (``postgresql``).
+        which a loose index scan avoids (``postgresql``, ``sqlite``). MySQL and
+        MariaDB have no partial indexes, so no index by limit and key to scan.
         """
         from ..models import Job, JobStatus
 
@@ -204,7 +205,7 @@ class Engine:
             due.exclude(limit="")
             .values_list("limit", "limit_key")
             .annotate(top=Max("priority"), first=Min("next_run_at"))
-            .order_by("-top", "first")[:count]
+            .order_by("-top", "first", "limit", "limit_key")[:count]
         )
         found = [(name, key) for name, key, _, _ in groups]
         running = self.running_limited({name for name, _ in found}) if found else {}

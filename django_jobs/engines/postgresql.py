@@ -29,7 +29,7 @@ from ..claimed import Claimed
 from ..conf import jobs_settings
 from ..models import CANCELLED, TRANSITION_FIELDS, Job, JobHistory, JobStatus, RunStatus, Worker
 from ..outcomes import KEPT, KEPT_UNLESS_FAILED, Finished, settle_tentatively
-from . import base, claiming, completion, rows
+from . import base, claiming, completion, conditions, rows
 from .completion import HISTORY_FIELDS
 from .notify import CHANNEL
 from .one_row import insert_one
@@ -232,10 +232,15 @@ def claim_ctes(
     # generic plan can use the partial index only when it sees 'pending'.
     # Limited jobs are not in the claim index: ``limits.claim`` takes them.
     priority, pk, at = qn("priority"), qn("id"), qn("next_run_at")
-    due, args = _due(qn, queues, now)
+    due, args = conditions.due(qn, queues, now)
     returning = ", ".join(f"{table}.{qn(f.column)}" for f in fields)
     if limited:
-        where = [_pending_limited(qn), *due, f"{qn('limit')} = %s", f"{qn('limit_key')} = %s"]
+        where = [
+            conditions.pending_limited(qn),
+            *due,
+            f"{qn('limit')} = %s",
+            f"{qn('limit_key')} = %s",
+        ]
         args += [*limited, limit]
         ctes = (
             f"picked AS MATERIALIZED (SELECT {pk} FROM {table} WHERE {' AND '.join(where)} "
@@ -299,9 +304,9 @@ def limit_groups_sql(
     qn = connection.ops.quote_name
     table = qn(Job._meta.db_table)
     name, key, priority, at = qn("limit"), qn("limit_key"), qn("priority"), qn("next_run_at")
-    limited = _pending_limited(qn)
+    limited = conditions.pending_limited(qn)
     first = f"SELECT {name}, {key} FROM {table} WHERE {limited}"
-    due, params = _due(qn, queues, now)
+    due, params = conditions.due(qn, queues, now)
     where = [limited, f"{name} = g.name", f"{key} = g.key", *due]
     sql = (
         f"WITH RECURSIVE g (name, key) AS (({first} ORDER BY {name}, {key} LIMIT 1) "
@@ -313,24 +318,9 @@ def limit_groups_sql(
         f"FROM g CROSS JOIN LATERAL "
         f"(SELECT {priority}, {at} FROM {table} WHERE {' AND '.join(where)} "
         f"ORDER BY {priority} DESC, {at} LIMIT 1) AS top "
-        f"ORDER BY top.{priority} DESC, top.{at} LIMIT %s"
+        f"ORDER BY top.{priority} DESC, top.{at}, g.name, g.key LIMIT %s"
     )
     return sql, [*params, count]
-
-
-def _due(qn, queues: Sequence[str] | None, now: datetime) -> tuple[list[str], list]:
-    """The conditions of a job the claims may take now, and their parameters."""
-    due = [f"{qn('next_run_at')} <= %s", f"NOT {qn('paused')}"]
-    params: list = [now]
-    if queues:
-        due.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
-        params.extend(queues)
-    return due, params
-
-
-def _pending_limited(qn) -> str:
-    """The limited index's condition, written into the text so a generic plan sees it."""
-    return f"{qn('status')} = '{JobStatus.PENDING}' AND {qn('limit')} <> ''"
 
 
 def finish_ctes(

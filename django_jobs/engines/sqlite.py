@@ -15,7 +15,7 @@ from django.db.models import Model
 
 from ..claimed import Claimed
 from ..models import Job, JobStatus, LimitKey, Worker
-from . import base, claiming, rows
+from . import base, claiming, conditions, rows
 from .claiming import CLAIM_INDEX
 from .one_row import insert_one
 
@@ -51,6 +51,13 @@ class Engine(base.Engine):
         found = self.fetch_all(sql, args)
         return claiming.rows_to_claimed(found, worker, now, self.alias)
 
+    def limit_groups(
+        self, queues: Sequence[str] | None, now: datetime, count: int
+    ) -> list[tuple[str, str, int]]:
+        # One index probe a group, however many jobs wait in it; running counts included.
+        sql, params = _limit_groups_sql(queues, now, count, self.connection)
+        return [(name, key, running) for name, key, running in self.fetch_all(sql, params)]
+
     def lock_limit(self, limit: str, key: str, now: datetime) -> bool:
         """One writer at a time: writing the row is the lock, and nobody is skipped."""
         rows = LimitKey.objects.using(self.alias).filter(limit=limit, key=key)
@@ -76,11 +83,8 @@ def _claim_sql(
     at = connection.ops.adapt_datetimefield_value(now)
     pending = f"{qn('status')} = '{JobStatus.PENDING}'"
     # Limited jobs are not in the claim index: ``limits.claim`` takes them.
-    where = [pending, f"{qn('limit')} = ''", f"{qn('next_run_at')} <= %s", f"NOT {qn('paused')}"]
-    pick_args: list = [at]
-    if queues:
-        where.append(f"{qn('queue')} IN ({', '.join(['%s'] * len(queues))})")
-        pick_args.extend(queues)
+    due, pick_args = conditions.due(qn, queues, at)
+    where = [pending, f"{qn('limit')} = ''", *due]
     pick = (
         f"SELECT {qn('id')} FROM {table} INDEXED BY {qn(CLAIM_INDEX)} "
         f"WHERE {' AND '.join(where)} "
@@ -95,6 +99,54 @@ def _claim_sql(
     )
     args = [JobStatus.RUNNING, worker.pk, at, at, at, *pick_args, limit]
     return sql, args
+
+
+def _limit_groups_sql(
+    queues: Sequence[str] | None, now: datetime, count: int, connection
+) -> tuple[str, list]:
+    """The (limit, key) groups with due jobs, most urgent first, as a loose index scan.
+
+    Grouping the due limited jobs reads every one of them on every claim.
+    ``g`` steps through the limited index from one (limit, key) to the next
+    instead, and each group's most urgent due job is read from the same index.
+    SQLite has no LATERAL, and a scalar subquery gives one column: each value
+    is its own probe, all of them through the index.
+    """
+    qn = connection.ops.quote_name
+    table = qn(Job._meta.db_table)
+    name, key, priority, at = qn("limit"), qn("limit_key"), qn("priority"), qn("next_run_at")
+    limited = conditions.pending_limited(qn)
+    source = f"{table} INDEXED BY {qn(conditions.LIMITED_INDEX)} WHERE {limited}"
+    by_group = f"ORDER BY {name}, {key} LIMIT 1"
+
+    def after(column: str) -> str:
+        """The next group's ``column``: a later key of this limit, else the next limit's first.
+
+        Apart, not as one row-value comparison, which SQLite's index range
+        reads by its first column only: every job of the limit's key again.
+        """
+        later_key = f"{name} = g.name AND {key} > g.key ORDER BY {key} LIMIT 1"
+        next_limit = f"{name} > g.name {by_group}"
+        return (
+            f"coalesce((SELECT {column} FROM {source} AND {later_key}), "
+            f"(SELECT {column} FROM {source} AND {next_limit}))"
+        )
+
+    due, due_params = conditions.due(qn, queues, connection.ops.adapt_datetimefield_value(now))
+    top = f"FROM {source} AND {name} = g.name AND {key} = g.key AND {' AND '.join(due)} "
+    top += f"ORDER BY {priority} DESC, {at} LIMIT 1"
+    sql = (
+        f"WITH RECURSIVE g (name, key) AS (SELECT * FROM (SELECT {name}, {key} FROM {source} "
+        f"{by_group}) UNION ALL SELECT {after(name)}, {after(key)} FROM g "
+        f"WHERE g.name IS NOT NULL) "
+        f"SELECT name, key, running FROM (SELECT g.name, g.key, "
+        f"(SELECT {priority} {top}) AS top, (SELECT {at} {top}) AS first, "
+        f"(SELECT count(*) FROM {table} WHERE {qn('status')} = '{JobStatus.RUNNING}' "
+        f"AND {name} = g.name AND {key} = g.key) AS running "
+        f"FROM g WHERE g.name IS NOT NULL) WHERE top IS NOT NULL "
+        f"ORDER BY top DESC, first, name, key LIMIT %s"
+    )
+    return sql, [*due_params, *due_params, count]
 
 
 def _update_sql(connection, table, columns, fields, values, fenced) -> tuple[str, list[Any]]:
