@@ -192,7 +192,11 @@ class Engine:
 
         Groups every due limited job: its cost grows with the jobs waiting,
         which a loose index scan avoids (``postgresql``, ``sqlite``). MySQL and
-        MariaDB have no partial indexes, so no index by limit and key to scan.
+        MariaDB have no partial indexes, so no index of pending limited jobs by
+        key; and given one (the claim index with ``limit_key`` added), MariaDB
+        10.11 reads a subquery's bound taken from the outer row (``limit_key >
+        g.key``) as a filter, not as a range: SQLite's walk, run there, read each
+        limit's jobs from the start at every step, slower than grouping them.
         """
         from ..models import Job, JobStatus
 
