@@ -73,11 +73,12 @@ FROM (SELECT g, now() - interval '7 days' * random() AS at, (5 + 2000 * random()
 """
 
 
-def make_database(db: str) -> None:
+def make_database(db: str, name: str = DB) -> None:
+    """A fresh database ``name``, and the settings that use it (also bench/limit_groups.py's)."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
-    os.environ["DATABASE_URL"] = database_url(db)
+    os.environ["DATABASE_URL"] = database_url(db, name)
     if db == "sqlite":
-        Path(database_url(db).removeprefix("sqlite:///")).unlink(missing_ok=True)
+        Path(database_url(db, name).removeprefix("sqlite:///")).unlink(missing_ok=True)
         return
     if db == "mysql":
         import MySQLdb
@@ -86,27 +87,27 @@ def make_database(db: str) -> None:
         user, _, password = credentials.partition(":")
         host, _, port = address.partition(":")
         conn = MySQLdb.connect(host=host, port=int(port or 3306), user=user, password=password)
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
-        conn.cursor().execute(f"CREATE DATABASE {DB} CHARACTER SET utf8mb4")
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.cursor().execute(f"CREATE DATABASE {name} CHARACTER SET utf8mb4")
         conn.close()
         return
     import psycopg
 
     user, host, port = PG
     with psycopg.connect(f"postgresql://{user}@{host}:{port}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DB}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def database_url(db: str) -> str:
+def database_url(db: str, name: str = DB) -> str:
     if db == "sqlite":
         import tempfile
 
-        return f"sqlite:///{tempfile.gettempdir()}/{DB}.sqlite3"
+        return f"sqlite:///{tempfile.gettempdir()}/{name}.sqlite3"
     if db == "mysql":
-        return f"mysql://{MYSQL}/{DB}"
+        return f"mysql://{MYSQL}/{name}"
     user, host, port = PG
-    return f"postgres://{user}@{host}:{port}/{DB}"
+    return f"postgres://{user}@{host}:{port}/{name}"
 
 
 def seed_in_batches(jobs: int, history: int, recurring: int = 200) -> None:

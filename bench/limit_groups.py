@@ -16,51 +16,17 @@ file in the temporary folder). It prints figures only.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from dashboard import make_database  # noqa: E402  (bench/ is the script's folder)
+
 DB = "bench_limit_groups"
 LIMITS = {"pair": {"concurrency": 2}}
-
-
-def database_url(db: str) -> str:
-    if db == "sqlite":
-        return f"sqlite:///{tempfile.gettempdir()}/{DB}.sqlite3"
-    if db == "mysql":
-        return f"mysql://{os.environ.get('BENCH_MYSQL', 'root:@127.0.0.1:3306')}/{DB}"
-    host = os.environ.get("BENCH_PGHOST", "127.0.0.1")
-    return f"postgres://postgres@{host}:{os.environ.get('BENCH_PGPORT', '5432')}/{DB}"
-
-
-def fresh_database(db: str) -> None:
-    """An empty database of this script's own (the test settings' TEST name is not used)."""
-    url = database_url(db)
-    if db == "sqlite":
-        Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-    elif db == "mysql":
-        import MySQLdb
-
-        credentials, _, address = url.removeprefix("mysql://").rsplit("/", 1)[0].partition("@")
-        user, _, password = credentials.partition(":")
-        host, _, port = address.partition(":")
-        conn = MySQLdb.connect(host=host, port=int(port or 3306), user=user, password=password)
-        conn.cursor().execute(f"DROP DATABASE IF EXISTS {DB}")
-        conn.cursor().execute(f"CREATE DATABASE {DB} CHARACTER SET utf8mb4")
-        conn.close()
-    else:
-        import psycopg
-
-        with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{DB}"')
-    os.environ["DATABASE_URL"] = url
-    os.environ["DJANGO_SETTINGS_MODULE"] = "tests.settings"
 
 
 def median_ms(question, repeat: int) -> float:
@@ -80,7 +46,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
-    fresh_database(args.db)
+    make_database(args.db, DB)
     import django
 
     django.setup()
